@@ -1,0 +1,52 @@
+// Everything a command needs before it touches a host: the inventory, its roles, the selected
+// hosts and their baselines. Any problem here is bad input (exit 2), found before any connection.
+import { readFileSync } from 'node:fs'
+import { InputError, InputErrors } from '../inventory/errors.ts'
+import { loadInventory } from '../inventory/load.ts'
+import type { HostSpec, Inventory } from '../inventory/types.ts'
+import { baselineOf, type Baseline } from '../roles/baseline.ts'
+import { loadRoles } from '../roles/load.ts'
+
+export function readInventory(file: string): Inventory {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new InputError(`cannot read the inventory: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`, file)
+  }
+  return loadInventory(text, file)
+}
+
+function patternMatches(pattern: string, name: string): boolean {
+  const re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$')
+  return re.test(name)
+}
+
+// --limit takes host names, role names and * patterns, comma-separated, like Ansible's --limit.
+export function selectHosts(inventory: Inventory, limit: readonly string[] | undefined): HostSpec[] {
+  if (!limit || limit.length === 0) return [...inventory.hosts]
+  const patterns = limit.flatMap((l) => l.split(',')).map((p) => p.trim()).filter(Boolean)
+  const unmatched = patterns.filter((p) => !inventory.hosts.some((h) => patternMatches(p, h.name) || patternMatches(p, h.role)))
+  if (unmatched.length > 0) {
+    const names = inventory.hosts.map((h) => h.name).join(', ')
+    const roles = [...new Set(inventory.hosts.map((h) => h.role))].join(', ')
+    throw new InputError(`--limit ${unmatched.join(',')} matches no host or role (hosts: ${names}; roles: ${roles})`)
+  }
+  return inventory.hosts.filter((h) => patterns.some((p) => patternMatches(p, h.name) || patternMatches(p, h.role)))
+}
+
+export async function loadBaselines(inventory: Inventory, hosts: readonly HostSpec[]): Promise<Baseline[]> {
+  const roles = await loadRoles(inventory)
+  const errors: InputError[] = []
+  const baselines: Baseline[] = []
+  for (const host of hosts) {
+    try {
+      baselines.push(baselineOf(host, roles.get(host.role)!))
+    } catch (error) {
+      if (error instanceof InputError) errors.push(error)
+      else throw error
+    }
+  }
+  if (errors.length > 0) throw new InputErrors(errors)
+  return baselines
+}

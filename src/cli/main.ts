@@ -1,0 +1,71 @@
+// The entry point's logic: parse arguments, run a command, map every outcome to an exit status.
+// Bad input never shows a stack trace.
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
+import { InputError, InputErrors } from '../inventory/errors.ts'
+import { applyCommand } from './apply-command.ts'
+import { EXIT } from './exit-codes.ts'
+import { processIo, type Io } from './output.ts'
+
+function positiveInt(value: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1')
+  return n
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value]
+
+export function program(io: Io, run: (code: Promise<number>) => void): Command {
+  const cli = new Command('fleet')
+    .description('Bring the firewalls of a private network to a known baseline over SSH.')
+    .version('0.1.0')
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+
+  const inventory = new Option('-i, --inventory <file>', 'the inventory YAML file').makeOptionMandatory()
+  const limit = new Option('-l, --limit <names>', 'only these hosts or roles (comma-separated, * patterns; repeatable)').argParser(collect)
+  const json = new Option('--json', 'print one JSON document with every host and its outcome')
+  const concurrency = new Option('-c, --concurrency <n>', 'hosts worked on at once (sshd drops unauthenticated connections beyond MaxStartups, 10 by default)')
+    .argParser(positiveInt)
+    .default(8)
+
+  cli
+    .command('apply')
+    .description("bring every selected host to its role's baseline (one atomic iptables-restore per host)")
+    .addOption(inventory)
+    .addOption(limit)
+    .option('-n, --dry-run', 'print, per host, every command an apply would run, without connecting')
+    .addOption(json)
+    .addOption(concurrency)
+    .option('--accept-new-host-keys', 'trust and record host keys not yet in known_hosts (changed keys are still refused)')
+    .action((opts) => run(applyCommand(opts, io)))
+
+  return cli
+}
+
+export async function main(argv: readonly string[], io: Io = processIo): Promise<number> {
+  let pending: Promise<number> | undefined
+  try {
+    await program(io, (p) => (pending = p)).parseAsync(argv as string[], { from: 'user' })
+    return pending ? await pending : EXIT.ok
+  } catch (error) {
+    return reportError(error, io)
+  }
+}
+
+function reportError(error: unknown, io: Io): number {
+  if (error instanceof CommanderError) {
+    // --help and --version end here too, with status 0.
+    return error.exitCode === 0 ? EXIT.ok : EXIT.badInput
+  }
+  if (error instanceof InputErrors) {
+    error.errors.forEach((e) => io.err(`fleet: ${e}`))
+    return EXIT.badInput
+  }
+  if (error instanceof InputError) {
+    io.err(`fleet: ${error}`)
+    return EXIT.badInput
+  }
+  io.err(`fleet: internal error (please report it): ${(error as Error)?.stack ?? String(error)}`)
+  return EXIT.hostFailed
+}

@@ -1,0 +1,31 @@
+// What a run tells the operator, as data. One formatter per output mode (terminal, plain lines,
+// JSON) turns these into text; the run itself never prints.
+
+export type Outcome = 'changed' | 'unchanged' | 'failed' | 'rolled-back'
+
+export type RunEvent =
+  | { readonly kind: 'host-start'; readonly host: string }
+  | { readonly kind: 'step'; readonly host: string; readonly step: string }
+  | {
+      readonly kind: 'host-done'
+      readonly host: string
+      readonly outcome: Outcome
+      // For people: why it failed, or what changed.
+      readonly detail?: string
+      readonly changes?: readonly string[]
+      readonly backend?: string
+    }
+
+export type HostDone = Extract<RunEvent, { kind: 'host-done' }>
+
+export interface Reporter {
+  event(e: RunEvent): void
+  // Called once, after every host is done.
+  finish(results: readonly HostDone[]): Promise<void> | void
+}
+
+export function summarize(results: readonly HostDone[]): Record<Outcome, number> {
+  const counts: Record<Outcome, number> = { changed: 0, unchanged: 0, failed: 0, 'rolled-back': 0 }
+  for (const r of results) counts[r.outcome]++
+  return counts
+}

@@ -1,0 +1,17 @@
+// --json: one document on stdout when the run is done, for machines.
+import { summarize, type HostDone, type Reporter } from './events.ts'
+import type { Write } from './plain.ts'
+
+export class JsonReporter implements Reporter {
+  constructor(
+    private readonly write: Write,
+    private readonly command: string,
+  ) {}
+
+  event(): void {}
+
+  finish(results: readonly HostDone[]): void {
+    const hosts = results.map(({ kind: _kind, ...rest }) => rest)
+    this.write(JSON.stringify({ command: this.command, hosts, summary: summarize(results) }, null, 2))
+  }
+}

@@ -1,0 +1,31 @@
+// One line per event, for logs, cron and CI (no terminal, or CI set).
+import { summarize, type HostDone, type Reporter, type RunEvent } from './events.ts'
+
+export type Write = (text: string) => void
+
+export function outcomeLines(done: HostDone): string[] {
+  const head = `${done.host}: ${done.outcome}${done.detail ? `: ${done.detail}` : ''}`
+  return [head, ...(done.changes ?? []).map((c) => `    ${c}`)]
+}
+
+export function summaryLine(results: readonly HostDone[], verb = 'applied'): string {
+  const counts = summarize(results)
+  const failed = results.filter((r) => r.outcome === 'failed' || r.outcome === 'rolled-back').map((r) => r.host)
+  const parts = Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${n} ${k}`)
+  return `${verb} ${results.length} host${results.length === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'}${failed.length ? ` (${failed.join(', ')})` : ''}`
+}
+
+export class PlainReporter implements Reporter {
+  constructor(private readonly write: Write) {}
+
+  event(e: RunEvent): void {
+    if (e.kind === 'step') this.write(`${e.host}: ${e.step}`)
+    if (e.kind === 'host-done') outcomeLines(e).forEach((l) => this.write(l))
+  }
+
+  finish(results: readonly HostDone[]): void {
+    this.write(summaryLine(results))
+  }
+}
