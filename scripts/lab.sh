@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# The lab of DESIGN §5: the seed's network as Linux network namespaces on this machine, each host
+# with its own sshd, hostname, netfilter and conntrack tables and private /root /tmp /run /var/lib.
+#
+#   scripts/lab.sh up [--servers N] [--wan-servers N]   build it (tears down a stale one first)
+#   scripts/lab.sh down                                  remove it: namespaces, links, processes, files
+#   scripts/lab.sh status                                what is running
+#
+# Addresses: 198.51.100.0/24 is the "internet" (the operator is 198.51.100.1 on the bridge
+# fleetwan), 203.0.113.0/24 the LAN behind router01. Nothing in the lab routes anywhere else.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+LAB=${FLEET_LAB_DIR:-$ROOT/.lab}
+NS=fleet-              # namespace prefix; every lab namespace starts with it
+WAN_BR=fleetwan        # the internet side, in the root namespace (the operator's side)
+SWITCH=${NS}lanswitch  # a namespace that only holds the LAN bridge
+LAN_BR=lan0
+LAB_USER=fleetop       # a non-root operator account with passwordless sudo
+SSH_PORTS=(22 2222)
+
+die() { echo "lab: $*" >&2; exit 1; }
+log() { [ -n "${QUIET:-}" ] || echo "lab: $*"; }
+
+need_root() { [ "$(id -u)" = 0 ] || die "building the lab needs root (network namespaces, sshd); run as root or with sudo"; }
+
+install_packages() {
+  local missing=()
+  command -v iptables >/dev/null || missing+=(iptables)
+  [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+  command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+  command -v ip >/dev/null || missing+=(iproute2)
+  command -v conntrack >/dev/null || missing+=(conntrack)
+  command -v curl >/dev/null || missing+=(curl)
+  command -v nc >/dev/null || missing+=(netcat-openbsd)
+  command -v sudo >/dev/null || missing+=(sudo)
+  command -v unshare >/dev/null || missing+=(util-linux)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+lab_namespaces() { ip netns list 2>/dev/null | awk '{print $1}' | grep "^${NS}" || true; }
+
+down() {
+  need_root
+  # Processes the lab started: everything inside its namespaces (sshd, services, fleet's timers).
+  for ns in $(lab_namespaces); do
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+  done
+  for ns in $(lab_namespaces); do ip netns del "$ns" 2>/dev/null || true; done
+  ip link del "$WAN_BR" 2>/dev/null || true
+  ip route del unreachable 203.0.113.0/24 2>/dev/null || true
+  if id "$LAB_USER" >/dev/null 2>&1; then userdel "$LAB_USER" 2>/dev/null || true; fi
+  rm -f /etc/sudoers.d/fleet-lab
+  rm -rf "$LAB"
+  log "down: no lab namespaces, links or processes left"
+}
+
+add_ns() {
+  local name=$1
+  ip netns add "${NS}${name}"
+  ip -n "${NS}${name}" link set lo up
+}
+
+# veth pair: one end becomes <ifname> inside the host, the other is enslaved to a bridge.
+wire() {
+  local host=$1 ifname=$2 bridge=$3 addr=$4 peer="f${RANDOM}${RANDOM}"
+  peer=${peer:0:15}
+  ip link add "$peer" type veth peer name "tmp$$${ifname}"
+  ip link set "tmp$$${ifname}" netns "${NS}${host}"
+  ip -n "${NS}${host}" link set "tmp$$${ifname}" name "$ifname"
+  ip -n "${NS}${host}" addr add "$addr" dev "$ifname"
+  ip -n "${NS}${host}" link set "$ifname" up
+  if [ "$bridge" = "$WAN_BR" ]; then
+    ip link set "$peer" master "$WAN_BR" up
+  else
+    ip link set "$peer" netns "$SWITCH"
+    ip -n "$SWITCH" link set "$peer" master "$LAN_BR" up
+  fi
+}
+
+operator_key() {
+  mkdir -p "$LAB/operator" "$LAB/authorized_keys"
+  ssh-keygen -q -t ed25519 -N '' -C fleet-lab-operator -f "$LAB/operator/id_ed25519"
+  cp "$LAB/operator/id_ed25519.pub" "$LAB/authorized_keys/root"
+  cp "$LAB/operator/id_ed25519.pub" "$LAB/authorized_keys/$LAB_USER"
+  chmod 644 "$LAB/authorized_keys/"*
+  : > "$LAB/operator/known_hosts"
+}
+
+lab_user() {
+  id "$LAB_USER" >/dev/null 2>&1 || useradd --system --no-create-home --home-dir / --shell /bin/sh "$LAB_USER"
+  usermod -p '*' "$LAB_USER"   # '*' (no password) rather than '!' (locked): sshd refuses locked accounts
+  echo "$LAB_USER ALL=(root) NOPASSWD: ALL" > /etc/sudoers.d/fleet-lab
+  chmod 440 /etc/sudoers.d/fleet-lab
+}
+
+# known_hosts entries for a host at each of its addresses and SSH ports; web02's are hashed, as
+# Debian's ssh writes them by default, so both kinds are exercised.
+record_host_key() {
+  local host=$1 addr=$2 key file
+  key=$(cut -d' ' -f1,2 "$LAB/hosts/$host/ssh_host_ed25519_key.pub")
+  file="$LAB/operator/known_hosts"
+  for port in "${SSH_PORTS[@]}"; do
+    local name=$addr
+    [ "$port" = 22 ] || name="[$addr]:$port"
+    if [ "$host" = web02 ]; then
+      local tmp
+      tmp=$(mktemp)
+      echo "$name $key" > "$tmp"
+      ssh-keygen -q -H -f "$tmp" >/dev/null 2>&1
+      grep -v '^#' "$tmp" >> "$file"
+      rm -f "$tmp" "$tmp.old"
+    else
+      echo "$name $key" >> "$file"
+    fi
+  done
+}
+
+start_sshd() {
+  local host=$1 dir="$LAB/hosts/$1"
+  mkdir -p "$dir"
+  ssh-keygen -q -t ed25519 -N '' -C "$host" -f "$dir/ssh_host_ed25519_key"
+  {
+    for port in "${SSH_PORTS[@]}"; do echo "Port $port"; done
+    cat <<CONF
+HostKey $dir/ssh_host_ed25519_key
+PidFile $dir/sshd.pid
+AuthorizedKeysFile $LAB/authorized_keys/%u
+StrictModes no
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+AllowTcpForwarding yes
+LogLevel ERROR
+CONF
+  } > "$dir/sshd_config"
+  # A private mount and UTS namespace per host: its own hostname, /root, /tmp, /run and /var/lib,
+  # inherited by every SSH session. sshd daemonizes and keeps the namespaces alive.
+  ip netns exec "${NS}${host}" unshare --mount --uts --propagation private sh -c "
+    hostname $host
+    mount -t tmpfs -o mode=0700 tmpfs /root
+    mount -t tmpfs -o mode=1777 tmpfs /tmp
+    mount -t tmpfs -o mode=0755 tmpfs /run
+    mount -t tmpfs -o mode=0755 tmpfs /var/lib
+    mkdir -p /run/sshd
+    exec /usr/sbin/sshd -f $dir/sshd_config -E $dir/sshd.log
+  "
+}
+
+start_services() {
+  local host=$1; shift
+  ip netns exec "${NS}${host}" setsid node "$ROOT/scripts/lab-services.mjs" "$host" "$@" \
+    >"$LAB/hosts/$host/services.log" 2>&1 < /dev/null &
+  echo $! > "$LAB/hosts/$host/services.pid"
+}
+
+internal_server() {
+  local host=$1 addr=$2
+  add_ns "$host"
+  wire "$host" eth0 "$LAN_BR" "$addr/24"
+  ip -n "${NS}${host}" route add default via 203.0.113.1
+  start_sshd "$host"
+  record_host_key "$host" "$addr"
+}
+
+wan_server() {
+  local host=$1 addr=$2
+  add_ns "$host"
+  wire "$host" eth0 "$WAN_BR" "$addr/24"
+  start_sshd "$host"
+  record_host_key "$host" "$addr"
+}
+
+wait_for_ssh() {
+  local deadline=$((SECONDS + 20))
+  for pidfile in "$LAB"/hosts/*/sshd.pid; do
+    until [ -s "$pidfile" ]; do
+      [ $SECONDS -lt $deadline ] || die "sshd did not start ($pidfile)"
+      sleep 0.05
+    done
+  done
+  until ip netns exec "${NS}router01" nc -z -w 1 127.0.0.1 22 2>/dev/null; do
+    [ $SECONDS -lt $deadline ] || die "router01's sshd does not answer"
+    sleep 0.05
+  done
+}
+
+up() {
+  local servers=0 wan_servers=0
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --servers) servers=$2; shift 2 ;;
+      --wan-servers) wan_servers=$2; shift 2 ;;
+      *) die "unknown option $1 (expected --servers N, --wan-servers N)" ;;
+    esac
+  done
+  [ "$servers" -le 235 ] || die "--servers: at most 235 fit on 203.0.113.20-254"
+  [ "$wan_servers" -le 244 ] || die "--wan-servers: at most 244 fit on 198.51.100.10-253"
+  need_root
+  install_packages
+  QUIET=1 down
+  mkdir -p "$LAB/hosts"
+  operator_key
+  lab_user
+
+  # The operator's side: a bridge in the root namespace. The LAN is unreachable from here except
+  # through router01, as on the real network (and never out of the machine's own uplink).
+  ip link add "$WAN_BR" type bridge
+  ip addr add 198.51.100.1/24 dev "$WAN_BR"
+  ip link set "$WAN_BR" up
+  ip route add unreachable 203.0.113.0/24
+  ip netns add "$SWITCH"
+  ip -n "$SWITCH" link add "$LAN_BR" type bridge
+  ip -n "$SWITCH" link set "$LAN_BR" up
+
+  add_ns internet
+  wire internet eth0 "$WAN_BR" 198.51.100.254/24
+  start_sshd internet
+  start_services internet --tcp 80,443,8080 --udp 53
+
+  add_ns router01
+  wire router01 eth0 "$WAN_BR" 198.51.100.2/24
+  wire router01 eth1 "$LAN_BR" 203.0.113.1/24
+  ip -n "${NS}router01" route add default via 198.51.100.254
+  start_sshd router01
+  record_host_key router01 198.51.100.2
+  record_host_key router01 203.0.113.1
+  start_services router01 --tcp 80,443
+
+  internal_server web01 203.0.113.11
+  start_services web01 --tcp 80
+  internal_server web02 203.0.113.12
+  start_services web02 --tcp 80
+
+  for i in $(seq 1 "$servers"); do internal_server "$(printf 'srv%03d' "$i")" "203.0.113.$((19 + i))"; done
+  for i in $(seq 1 "$wan_servers"); do wan_server "$(printf 'wan%03d' "$i")" "198.51.100.$((9 + i))"; done
+
+  wait_for_ssh
+  log "up: router01 198.51.100.2 (LAN 203.0.113.1), web01 203.0.113.11, web02 203.0.113.12, internet 198.51.100.254"
+  [ "$servers" = 0 ] || log "     $servers more internal servers from 203.0.113.20"
+  [ "$wan_servers" = 0 ] || log "     $wan_servers servers on the WAN bridge from 198.51.100.10"
+  log "     operator key and known_hosts in $LAB/operator; try: npx fleet apply -i inventory/lab.yaml"
+}
+
+status() {
+  for ns in $(lab_namespaces); do echo "$ns: $(ip netns pids "$ns" | wc -l) processes"; done
+}
+
+case ${1:-} in
+  up) shift; up "$@" ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: $0 up [--servers N] [--wan-servers N] | down | status" >&2; exit 2 ;;
+esac
