@@ -139,6 +139,9 @@ AllowTcpForwarding yes
 LogLevel ERROR
 CONF
   } > "$dir/sshd_config"
+  # Like a real Debian host, the host's own name resolves locally (sudo looks it up every time,
+  # and this machine has no DNS to ask).
+  printf '127.0.0.1 localhost\n127.0.1.1 %s\n' "$host" > "$dir/hosts"
   # A private mount and UTS namespace per host: its own hostname, /root, /tmp, /run and /var/lib,
   # inherited by every SSH session. sshd daemonizes and keeps the namespaces alive.
   ip netns exec "${NS}${host}" unshare --mount --uts --propagation private sh -c "
@@ -147,6 +150,7 @@ CONF
     mount -t tmpfs -o mode=1777 tmpfs /tmp
     mount -t tmpfs -o mode=0755 tmpfs /run
     mount -t tmpfs -o mode=0755 tmpfs /var/lib
+    mount --bind $dir/hosts /etc/hosts
     mkdir -p /run/sshd
     exec /usr/sbin/sshd -f $dir/sshd_config -E $dir/sshd.log
   "

@@ -21,6 +21,12 @@ export function program(io: Io, run: (code: Promise<number>) => void): Command {
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Exit status: 0 every host ok, 1 a host failed, 2 bad input (nothing changed), 3 drift found by audit,
+130 interrupted. Without a terminal, or with CI set, output is one plain line per event.`,
+    )
 
   const inventory = new Option('-i, --inventory <file>', 'the inventory YAML file').makeOptionMandatory()
   const limit = new Option('-l, --limit <names>', 'only these hosts or roles (comma-separated, * patterns; repeatable)').argParser(collect)

@@ -22,7 +22,9 @@ export function loadInventory(text: string, file: string): Inventory {
     throw new InputErrors(parsed.error.issues.map((issue) => schemaError(issue, doc, at)))
   }
   const raw = parsed.data
-  const hosts = Object.entries(raw.hosts).map(([name, host]) => toHostSpec(name, host, raw, (p) => nodeAt(doc, p, at)))
+  const hosts = Object.entries(raw.hosts).map(([name, host]) =>
+    toHostSpec(name, host, raw, { host: keyAt(doc, ['hosts'], name, at), role: nodeAt(doc, ['hosts', name, 'role'], at) }),
+  )
   checkJumps(hosts, (p) => nodeAt(doc, p, at))
   const dir = path.dirname(file)
   return {
@@ -112,7 +114,7 @@ function toHostSpec(
   name: string,
   host: RawInventory['hosts'][string],
   raw: RawInventory,
-  where: (keys: PathKey[]) => string,
+  where: { host: string; role: string },
 ): HostSpec {
   return {
     name,
@@ -121,8 +123,8 @@ function toHostSpec(
     network: mergeNetwork(raw.defaults?.network ?? {}, host.network ?? {}),
     ssh: { host: host.ssh ?? {}, defaults: raw.defaults?.ssh ?? {} },
     ...jumpOf(name, host.ssh?.jump ?? raw.defaults?.ssh?.jump),
-    where: where(['hosts', name]),
-    roleWhere: where(['hosts', name, 'role']),
+    where: where.host,
+    roleWhere: where.role,
   }
 }
 

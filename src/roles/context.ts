@@ -8,7 +8,7 @@ import type { CommandTask, NetworkKey, NetworkKeys, RoleContext, RulesetLine, Ru
 // What each value means, in the words of the seed: shown when a role needs a value that is missing.
 export const NETWORK_KEY_MEANING: Record<NetworkKey, string> = {
   internal: "the internal network's CIDR",
-  interface: "the host's external interface (the one its established traffic comes back on)",
+  interface: "the host's external interface, where replies to its own traffic come back",
   'wan.interface': "the router's WAN interface",
   'wan.address': "the router's public (WAN) address",
   'lan.interface': "the router's LAN interface",

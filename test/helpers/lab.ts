@@ -1,0 +1,79 @@
+// The lab for end-to-end tests: real hosts in network namespaces (scripts/lab.sh), commands run
+// inside them, and inventories written for a test.
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+
+export const ROOT = path.resolve(import.meta.dirname, '../..')
+export const LAB = path.join(ROOT, '.lab')
+export const OPERATOR_KEY = path.join(LAB, 'operator/id_ed25519')
+export const KNOWN_HOSTS = path.join(LAB, 'operator/known_hosts')
+
+export function labUp(...args: string[]): void {
+  execFileSync('bash', [path.join(ROOT, 'scripts/lab.sh'), 'up', ...args], { stdio: ['ignore', 'ignore', 'inherit'] })
+}
+
+export function labDown(): void {
+  execFileSync('bash', [path.join(ROOT, 'scripts/lab.sh'), 'down'], { stdio: ['ignore', 'ignore', 'inherit'] })
+}
+
+export interface Ran {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
+
+// Runs a shell command inside a lab host's network namespace.
+export function onHost(host: string, command: string, input?: string): Ran {
+  const r = spawnSync('ip', ['netns', 'exec', `fleet-${host}`, 'sh', '-c', command], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    ...(input !== undefined && { input }),
+  })
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
+}
+
+// The host's ruleset as configuration: iptables-save without its timestamp comments and counters.
+export function rulesetOf(host: string): string {
+  return onHost(host, 'iptables-save')
+    .stdout.split('\n')
+    .filter((l) => !l.startsWith('#'))
+    .map((l) => l.replace(/ \[\d+:\d+\]$/, ''))
+    .join('\n')
+}
+
+export function conntrackCount(host: string): number {
+  return Number(onHost(host, 'conntrack -C').stdout.trim())
+}
+
+// The lab's network values and SSH settings, plus the hosts a test names.
+export function labInventory(hosts: string, extra: { knownHosts?: string; roles?: string } = {}): string {
+  const dir = mkdtempSync(path.join(LAB, 'inventory-'))
+  const file = path.join(dir, 'inventory.yaml')
+  writeFileSync(
+    file,
+    `${extra.roles ? `roles:\n  path: [${extra.roles}]\n` : ''}defaults:
+  ssh:
+    user: root
+    identity: ${OPERATOR_KEY}
+    knownHosts: ${extra.knownHosts ?? KNOWN_HOSTS}
+  network:
+    internal: 203.0.113.0/24
+    interface: eth0
+    egress: { tcp: [22, 80, 443], udp: [53] }
+hosts:
+  router01:
+    address: 198.51.100.2
+    role: router
+    network:
+      wan: { interface: eth0, address: 198.51.100.2 }
+      lan: { interface: eth1 }
+      services: { tcp: [22, 80, 443] }
+      untracked: { tcp: [80, 443] }
+${hosts}`,
+  )
+  return file
+}
+
+export const internalHost = (name: string, address: string, more = '') =>
+  `  ${name}:\n    address: ${address}\n    role: internal-server\n    ssh: { jump: router01${more} }\n`

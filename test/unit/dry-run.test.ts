@@ -1,0 +1,57 @@
+// The offline dry run, as a new user meets it: copy the example inventory, change the LAN, and see
+// the plan follow, without any connection, key or root.
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { fleet } from '../helpers/cli.ts'
+
+const ROOT = path.resolve(import.meta.dirname, '../..')
+const EXAMPLE = path.join(ROOT, 'inventory/example.yaml')
+
+describe('fleet apply --dry-run', () => {
+  it('prints, per host, the commands and the whole ruleset document', async () => {
+    const result = await fleet(['apply', '--inventory', EXAMPLE, '--dry-run'])
+    expect(result.code).toBe(0)
+    for (const host of ['router01', 'web01', 'web02', 'db01']) expect(result.stdout).toContain(`=== ${host} (role `)
+    expect(result.stdout).toContain(readFileSync(path.join(ROOT, 'test/golden/example/router01.rules'), 'utf8'))
+    expect(result.stdout).toContain('iptables-restore --test')
+    expect(result.stdout).toContain('sysctl -q -w net.ipv4.ip_forward=1')
+    expect(result.stdout).toContain('# $ ssh -J root@203.0.113.10:22 -p 22 admin@10.20.0.21 \'sudo -n timeout 120 sh -s\'')
+    expect(result.stdout).toMatch(/dry run: 4 hosts, no connection opened, nothing changed/)
+  })
+
+  it('follows the inventory: another LAN gives other rules', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fleet-newuser-'))
+    const mine = path.join(dir, 'prod.yaml')
+    writeFileSync(mine, readFileSync(EXAMPLE, 'utf8').replace('internal: 10.20.0.0/24', 'internal: 172.16.8.0/22'))
+    const result = await fleet(['apply', '--inventory', mine, '--dry-run', '--limit', 'router'])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain('-A PREROUTING -s 172.16.8.0/22 -d 172.16.8.0/22 -j NOTRACK')
+    expect(result.stdout).toContain('-A INPUT -s 172.16.8.0/22 -j ACCEPT')
+    expect(result.stdout).not.toContain('10.20.0.0/24')
+    expect(result.stdout).not.toContain('=== web01')
+  })
+
+  it('--json gives the same as data', async () => {
+    const result = await fleet(['apply', '--inventory', EXAMPLE, '--dry-run', '--json'])
+    const plan = JSON.parse(result.stdout)
+    expect(plan.dryRun).toBe(true)
+    expect(plan.hosts.map((h: { host: string }) => h.host)).toEqual(['router01', 'web01', 'web02', 'db01'])
+    expect(plan.hosts[0].steps[1].script).toContain('-A POSTROUTING -o eth0 -j MASQUERADE')
+  })
+
+  it('runs from the built executable, with help for every command', () => {
+    const bin = path.join(ROOT, 'bin/fleet.js')
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT })
+    expect(execFileSync(bin, ['--help'], { encoding: 'utf8' })).toMatch(/apply .*baseline/)
+    const help = execFileSync(bin, ['apply', '--help'], { encoding: 'utf8' })
+    for (const option of ['--inventory', '--limit', '--dry-run', '--json', '--concurrency', '--accept-new-host-keys']) {
+      expect(help).toContain(option)
+    }
+    const bad = spawnSync(bin, ['apply', '--inventory', '/nonexistent.yaml', '--dry-run'], { encoding: 'utf8' })
+    expect(bad.status).toBe(2)
+    expect(bad.stderr.trim()).toBe('fleet: /nonexistent.yaml: cannot read the inventory: no such file')
+  })
+})

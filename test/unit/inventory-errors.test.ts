@@ -1,0 +1,71 @@
+// Bad input: every case is one line naming file:line:col and what was expected, exit status 2,
+// no stack trace, and nothing changes (the dry run never gets to print a plan).
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { fleet } from '../helpers/cli.ts'
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'fleet-inv-'))
+
+const good = `defaults:
+  network:
+    internal: 10.0.0.0/24
+    interface: eth0
+hosts:
+  web01:
+    address: 10.0.0.11
+    role: internal-server
+`
+
+function write(name: string, text: string): string {
+  const file = path.join(dir, name)
+  writeFileSync(file, text)
+  return file
+}
+
+const cases: [string, string, RegExp][] = [
+  ['malformed YAML', 'hosts:\n  web01: [address\n', /:\d+:\d+: malformed YAML: Flow sequence/],
+  ['a duplicate key', good + '    role: router\n', /:9:5: duplicate key/],
+  ['an unknown role', good.replace('role: internal-server', 'role: webserver'), /:8:11: unknown role "webserver" for host web01; known roles: .*internal-server.*router/],
+  ['an unknown key', good.replace('    address:', '    adress:'), /:7:5: unknown key "adress" in hosts\.web01; expected one of: address, role, ssh, network/],
+  ['an address out of range', good.replace('10.0.0.11', '10.0.0.300'), /:7:14: hosts\.web01\.address: expected an IPv4 address like 203\.0\.113\.1 \(four numbers 0-255\), got "10\.0\.0\.300"/],
+  ['a prefix out of range', good.replace('10.0.0.0/24', '10.0.0.0/33'), /:3:15: .*expected a prefix length 0-32 in "10\.0\.0\.0\/33"/],
+  ['an interface with shell metacharacters', good.replace('interface: eth0', 'interface: eth0;reboot'), /:4:16: .*expected an interface name like eth0.*got "eth0;reboot"/],
+  ['a port out of range', good.replace('    interface: eth0\n', '    interface: eth0\n    egress: { tcp: [22, 70000] }\n'), /:5:25: defaults\.network\.egress\.tcp\.1: .*expected a port number 1-65535, got 70000/],
+  ['a missing role', good.replace('    role: internal-server\n', ''), /:7:5: hosts\.web01\.role: expected a string \(missing\)/],
+  ['a jump host that is not in the inventory', good + '    ssh: { jump: router01 }\n', /:9:18: host web01: jump host "router01" is not a host of this inventory/],
+  ['a value a role needs but nobody gives', good.replace('    interface: eth0\n', ''), /:5:3: host web01: role internal-server needs network\.interface/],
+]
+
+describe('bad inventory input', () => {
+  it.each(cases)('%s: one line with file:line:col, exit 2', async (name, text, expected) => {
+    const file = write(`${name.replaceAll(' ', '-')}.yaml`, text)
+    const result = await fleet(['apply', '--inventory', file, '--dry-run'])
+    expect(result.code).toBe(2)
+    expect(result.stdout).toBe('')
+    const lines = result.stderr.split('\n')
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toContain(file + ':')
+    expect(lines[0]).toMatch(expected)
+    expect(result.stderr).not.toMatch(/\n\s+at /)
+  })
+
+  it('a missing inventory file is bad input too', async () => {
+    const result = await fleet(['apply', '--inventory', path.join(dir, 'nope.yaml'), '--dry-run'])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(/nope\.yaml: cannot read the inventory: no such file/)
+  })
+
+  it('an unknown --limit name is bad input', async () => {
+    const result = await fleet(['apply', '--inventory', write('limit.yaml', good), '--dry-run', '--limit', 'db99'])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(/--limit db99 matches no host or role \(hosts: web01; roles: internal-server\)/)
+  })
+
+  it('the good inventory is accepted', async () => {
+    const result = await fleet(['apply', '--inventory', write('good.yaml', good), '--dry-run'])
+    expect(result.stderr).toBe('')
+    expect(result.code).toBe(0)
+  })
+})

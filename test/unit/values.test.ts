@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest'
+import { checkCidr, checkIPv4, checkInterface, checkPort, checkHostName, cidrContains } from '../../src/net/values.ts'
+import { quote, sh } from '../../src/shell/quote.ts'
+
+describe('inventory values', () => {
+  it.each([
+    ['203.0.113.1', true],
+    ['0.0.0.0', true],
+    ['255.255.255.255', true],
+    ['10.0.0.300', false],
+    ['10.0.0', false],
+    ['01.2.3.4', false],
+    ['1.2.3.4 ', false],
+    ['1.2.3.4;reboot', false],
+  ])('IPv4 %j valid=%s', (value, ok) => expect(checkIPv4(value) === null).toBe(ok))
+
+  it.each([
+    ['10.0.0.0/8', true],
+    ['203.0.113.0/24', true],
+    ['0.0.0.0/0', true],
+    ['10.0.0.0/33', false],
+    ['10.0.0.1/24', false],
+    ['10.0.0.0', false],
+    ['10.0.0.0/24/1', false],
+  ])('CIDR %j valid=%s', (value, ok) => expect(checkCidr(value) === null).toBe(ok))
+
+  it('explains a CIDR with host bits set', () => {
+    expect(checkCidr('10.0.0.1/24')).toContain('10.0.0.0/24')
+  })
+
+  it.each([
+    ['eth0', true],
+    ['enp0s31f6', true],
+    ['br-lan.10', true],
+    ['eth+', true],
+    ['eth0;reboot', false],
+    ['eth 0', false],
+    ['$(id)', false],
+    ['averyveryverylongname', false],
+  ])('interface %j valid=%s', (value, ok) => expect(checkInterface(value) === null).toBe(ok))
+
+  it.each([
+    [22, true],
+    [65535, true],
+    [0, false],
+    [70000, false],
+    ['80', false],
+    [8.5, false],
+  ])('port %j valid=%s', (value, ok) => expect(checkPort(value) === null).toBe(ok))
+
+  it.each([
+    ['web01', true],
+    ['db-1.example.org', true],
+    ['-web', false],
+    ['web_01', false],
+  ])('host name %j valid=%s', (value, ok) => expect(checkHostName(value) === null).toBe(ok))
+
+  it('knows which addresses a network holds', () => {
+    expect(cidrContains('203.0.113.0/24', '203.0.113.11')).toBe(true)
+    expect(cidrContains('203.0.113.0/24', '198.51.100.2')).toBe(false)
+  })
+})
+
+describe('POSIX quoting', () => {
+  it.each([
+    ['eth0', 'eth0'],
+    ['', "''"],
+    ['a b', "'a b'"],
+    ["it's", `'it'\\''s'`],
+    ['$(reboot)', "'$(reboot)'"],
+    ['new\nline', "'new\nline'"],
+  ])('quotes %j as %s', (word, quoted) => expect(quote(word)).toBe(quoted))
+
+  it('never emits bash-only $\'...\' strings', () => {
+    expect(quote('tab\there')).not.toMatch(/^\$'/)
+  })
+
+  it('quotes every interpolated value as one word', () => {
+    expect(sh`sysctl -n ${'net.ipv4.ip_forward'} ${"x'; reboot"}`).toBe(`sysctl -n net.ipv4.ip_forward 'x'\\''; reboot'`)
+  })
+})
