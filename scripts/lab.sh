@@ -11,7 +11,10 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-LAB=${FLEET_LAB_DIR:-$ROOT/.lab}
+# The lab's files live where no host's private mounts (/root, /tmp, /run, /var/lib) hide them
+# from its sshd, wherever the checkout is; .lab in the checkout points there.
+LAB=${FLEET_LAB_DIR:-/var/tmp/fleet-lab}
+LINK=$ROOT/.lab
 NS=fleet-              # namespace prefix; every lab namespace starts with it
 WAN_BR=fleetwan        # the internet side, in the root namespace (the operator's side)
 SWITCH=${NS}lanswitch  # a namespace that only holds the LAN bridge
@@ -56,6 +59,7 @@ down() {
   if id "$LAB_USER" >/dev/null 2>&1; then userdel "$LAB_USER" 2>/dev/null || true; fi
   rm -f /etc/sudoers.d/fleet-lab
   rm -rf "$LAB"
+  [ ! -L "$LINK" ] || rm -f "$LINK"
   log "down: no lab namespaces, links or processes left"
 }
 
@@ -209,6 +213,8 @@ up() {
   install_packages
   QUIET=1 down
   mkdir -p "$LAB/hosts"
+  [ ! -e "$LINK" ] || [ -L "$LINK" ] || die "$LINK exists and is not the lab's link; move it away"
+  ln -sfn "$LAB" "$LINK"
   operator_key
   lab_user
 
