@@ -1,66 +1,112 @@
-// One host's apply: facts, compare in the kernel's normal form, then (only if needed) save, test,
-// load, set host settings, read back and verify. The only code that changes a host.
-import { managedTablesEqual, parseSave, type SavedRuleset } from '../plan/normal-form.ts'
+// One host's change: facts, compare in the kernel's normal form, then (only if needed) lock, save,
+// test, load, verify, and confirm over a fresh connection before the host's timer undoes it.
+// With apply/run.ts, the only code that changes hosts.
 import { diffRulesets } from '../plan/diff.ts'
-import type { Baseline } from '../roles/baseline.ts'
-import { applyStep, factsStep, restoreSavedStep } from '../remote/scripts.ts'
+import { managedTablesEqual, parseSave, type SavedRuleset } from '../plan/normal-form.ts'
+import { EXIT_TOO_LATE } from '../remote/host-state.ts'
+import { changeStep, confirmStep, factsStep, restoreNowStep, type ChangeSettings } from '../remote/scripts.ts'
 import { parseSections, type Sections } from '../remote/sections.ts'
 import { HostError, type Session } from '../remote/transport.ts'
 import type { HostDone, RunEvent } from '../report/events.ts'
+import type { Change } from './change.ts'
 
 export interface HostFacts {
   readonly backend: string
   readonly live: SavedRuleset
+  readonly liveSum: string
   readonly desired: SavedRuleset
-  // Indexes of the baseline's host settings that differ from what the role wants.
+  // Indexes of the change's host settings that differ from what it wants.
   readonly settingsToChange: readonly number[]
 }
 
-export function readFacts(baseline: Baseline, sections: Sections): HostFacts {
+export function readFacts(change: Change, sections: Sections): HostFacts {
   const text = (name: string) => sections.text.get(name) ?? ''
   if (sections.status.get('live') !== 0) throw new HostError(`iptables-save failed: ${text('live').trim() || 'is iptables installed?'}`)
   if (sections.status.get('desired') !== 0) {
-    throw new HostError(`the host's iptables rejects the baseline, nothing changed: ${text('desired').trim()}`)
+    throw new HostError(`the host's iptables rejects the new ruleset, nothing changed: ${text('desired').trim()}`)
   }
   return {
     backend: /\((nf_tables|legacy)\)/.exec(text('backend'))?.[1] ?? 'unknown',
     live: parseSave(text('live')),
+    liveSum: text('live-sum').trim(),
     desired: parseSave(text('desired')),
-    settingsToChange: baseline.commands.flatMap((c, i) => (text(`check-${i}`).trim() === c.want ? [] : [i])),
+    settingsToChange: change.commands.flatMap((c, i) => (text(`check-${i}`).trim() === c.want ? [] : [i])),
   }
 }
 
-export async function gatherFacts(session: Session, baseline: Baseline): Promise<HostFacts> {
-  const result = await session.run(factsStep(baseline).script)
+export async function gatherFacts(session: Session, change: Change): Promise<HostFacts> {
+  const result = await session.run(factsStep(change).script)
   if (result.code !== 0) throw new HostError(`reading facts failed (exit ${result.code}): ${result.stderr.trim()}`)
-  return readFacts(baseline, parseSections(result.stdout))
+  return readFacts(change, parseSections(result.stdout))
 }
 
-export async function applyHost(
-  session: Session,
-  baseline: Baseline,
-  changeId: string,
-  emit: (e: RunEvent) => void,
-): Promise<HostDone> {
-  const host = baseline.host.name
+export interface HostRun {
+  readonly session: Session
+  // A new SSH connection (and a new jump connection) to the same host, for confirmation.
+  readonly openFresh: (connectTimeoutMs: number) => Promise<Session>
+  readonly settings: Omit<ChangeSettings, 'liveSum'>
+  readonly emit: (e: RunEvent) => void
+  readonly keepCopy: (changeId: string, savedRuleset: string) => void
+}
+
+export async function changeHost(run: HostRun, change: Change): Promise<HostDone> {
+  const host = change.host.name
+  const { session, settings, emit } = run
   emit({ kind: 'step', host, step: 'reading the live ruleset' })
-  const facts = await gatherFacts(session, baseline)
+  const facts = await gatherFacts(session, change)
   const rulesChange = !managedTablesEqual(facts.live, facts.desired)
   if (!rulesChange && facts.settingsToChange.length === 0) {
     return { kind: 'host-done', host, outcome: 'unchanged', backend: facts.backend }
   }
   const changes = [
     ...(rulesChange ? diffRulesets(facts.live, facts.desired).map(String) : []),
-    ...facts.settingsToChange.map((i) => baseline.commands[i]!.title),
+    ...facts.settingsToChange.map((i) => change.commands[i]!.title),
   ]
-  emit({ kind: 'step', host, step: 'loading the baseline' })
-  const result = await session.run(applyStep(baseline, changeId).script)
-  if (result.code !== 0) throw new HostError(result.stderr.trim() || `apply failed (exit ${result.code})`)
+  emit({ kind: 'step', host, step: 'loading the new ruleset' })
+  const result = await session.run(changeStep(change, { ...settings, liveSum: facts.liveSum }).script)
+  if (result.code !== 0) throw new HostError(result.stderr.trim() || `the change failed (exit ${result.code})`)
+  const sections = parseSections(result.stdout)
+  run.keepCopy(settings.changeId, sections.text.get('saved') ?? '')
+
   emit({ kind: 'step', host, step: 'verifying' })
-  const after = parseSave(parseSections(result.stdout).text.get('after') ?? '')
+  const after = parseSave(sections.text.get('after') ?? '')
   if (!managedTablesEqual(after, facts.desired)) {
-    await session.run(restoreSavedStep(changeId).script)
-    throw new HostError('the ruleset read back differs from the baseline; the previous ruleset was restored')
+    const reason = 'the ruleset read back differs from the one loaded'
+    await session.run(restoreNowStep(settings.changeId, reason).script)
+    throw new HostError(`${reason}; the previous ruleset was restored`)
   }
-  return { kind: 'host-done', host, outcome: 'changed', backend: facts.backend, changes }
+  const done: HostDone = { kind: 'host-done', host, outcome: 'changed', backend: facts.backend, changes, changeId: settings.changeId }
+  if (settings.confirmSec === null) return done
+  emit({ kind: 'step', host, step: 'confirming over a fresh SSH connection' })
+  const problem = await confirm(run, settings.confirmSec)
+  if (problem === null) return done
+  return { ...done, outcome: 'rolled-back', detail: await undo(run, problem, settings.confirmSec) }
+}
+
+// null when confirmed; otherwise why not.
+async function confirm(run: HostRun, confirmSec: number): Promise<string | null> {
+  let fresh: Session | undefined
+  try {
+    // Leave the timer a margin: a connection that only succeeds after it fired is no use.
+    fresh = await run.openFresh(Math.max(1000, confirmSec * 1000 - 2000))
+    const result = await fresh.run(confirmStep(run.settings.changeId).script, { timeoutSec: 10 })
+    if (result.code === 0) return null
+    if (result.code === EXIT_TOO_LATE) return 'the confirmation came after the timer had restored the previous ruleset'
+    return `the confirmation failed: ${result.stderr.trim()}`
+  } catch (error) {
+    return `no fresh SSH connection could be made with the new ruleset (${(error as Error).message})`
+  } finally {
+    fresh?.close()
+  }
+}
+
+// Restore right away over the first session if it still works; otherwise the host's timer does.
+async function undo(run: HostRun, problem: string, confirmSec: number): Promise<string> {
+  try {
+    const result = await run.session.run(restoreNowStep(run.settings.changeId, problem).script, { timeoutSec: 5 })
+    if (result.code === 0) return `${problem}; the previous ruleset was restored`
+  } catch {
+    // The first session is cut too: the timer on the host is what restores it.
+  }
+  return `${problem}; the host's timer restores the previous ruleset within ${confirmSec}s of the change`
 }

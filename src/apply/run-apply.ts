@@ -1,19 +1,11 @@
-// Applies the baselines of many hosts in parallel. One host failing never stops the others: every
-// error becomes that host's "failed" outcome.
-import type { Baseline } from '../roles/baseline.ts'
+// Works on many hosts in parallel. One host failing never stops the others: every error becomes
+// that host's "failed" outcome, and each host's session is closed whatever happens.
 import { HostError, type Session } from '../remote/transport.ts'
 import type { HostDone, RunEvent } from '../report/events.ts'
-import { applyHost } from './apply-host.ts'
 import { pool } from './pool.ts'
 
 export interface Connector {
-  open(host: string, options?: { fresh?: boolean }): Promise<Session>
-}
-
-export interface RunOptions {
-  readonly concurrency: number
-  readonly changeId: string
-  readonly emit: (e: RunEvent) => void
+  open(host: string, options?: { fresh?: boolean; connectTimeoutMs?: number }): Promise<Session>
 }
 
 export function failure(host: string, error: unknown): HostDone {
@@ -21,16 +13,20 @@ export function failure(host: string, error: unknown): HostDone {
   return { kind: 'host-done', host, outcome: 'failed', detail }
 }
 
-export async function runApply(baselines: readonly Baseline[], connector: Connector, options: RunOptions): Promise<HostDone[]> {
-  return pool(baselines, options.concurrency, async (baseline) => {
-    const host = baseline.host.name
+export async function runOnHosts(
+  hosts: readonly string[],
+  connector: Connector,
+  options: { readonly concurrency: number; readonly emit: (e: RunEvent) => void },
+  work: (host: string, session: Session) => Promise<HostDone>,
+): Promise<HostDone[]> {
+  return pool(hosts, options.concurrency, async (host) => {
     options.emit({ kind: 'host-start', host })
     let done: HostDone
     let session: Session | undefined
     try {
       options.emit({ kind: 'step', host, step: 'connecting' })
       session = await connector.open(host)
-      done = await applyHost(session, baseline, options.changeId, options.emit)
+      done = await work(host, session)
     } catch (error) {
       done = failure(host, error)
     } finally {

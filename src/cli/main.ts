@@ -3,6 +3,8 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { InputError, InputErrors } from '../inventory/errors.ts'
 import { applyCommand } from './apply-command.ts'
+import { historyCommand } from './history-command.ts'
+import { rollbackCommand } from './rollback-command.ts'
 import { EXIT } from './exit-codes.ts'
 import { processIo, type Io } from './output.ts'
 
@@ -28,23 +30,60 @@ Exit status: 0 every host ok, 1 a host failed, 2 bad input (nothing changed), 3 
 130 interrupted. Without a terminal, or with CI set, output is one plain line per event.`,
     )
 
-  const inventory = new Option('-i, --inventory <file>', 'the inventory YAML file').makeOptionMandatory()
-  const limit = new Option('-l, --limit <names>', 'only these hosts or roles (comma-separated, * patterns; repeatable)').argParser(collect)
-  const json = new Option('--json', 'print one JSON document with every host and its outcome')
-  const concurrency = new Option('-c, --concurrency <n>', 'hosts worked on at once (sshd drops unauthenticated connections beyond MaxStartups, 10 by default)')
+  const inventory = () => new Option('-i, --inventory <file>', 'the inventory YAML file').makeOptionMandatory()
+  const limit = () => new Option('-l, --limit <names>', 'only these hosts or roles (comma-separated, * patterns; repeatable)').argParser(collect)
+  const json = () => new Option('--json', 'print one JSON document with every host and its outcome')
+  const concurrency = () => new Option('-c, --concurrency <n>', 'hosts worked on at once (sshd drops unauthenticated connections beyond MaxStartups, 10 by default)')
     .argParser(positiveInt)
     .default(8)
+
+  const acceptNew = () => new Option('--accept-new-host-keys', 'trust and record host keys not yet in known_hosts (changed keys are still refused)')
+  const confirmTimeout = () => new Option(
+    '--confirm-timeout <seconds>',
+    'the host restores its previous ruleset unless fleet confirms over a fresh SSH connection within this time',
+  )
+    .argParser(positiveInt)
+    .default(30)
+  const keep = () => new Option('--keep <n>', 'saved rulesets kept on each host (older ones are pruned)').argParser(positiveInt).default(10)
 
   cli
     .command('apply')
     .description("bring every selected host to its role's baseline (one atomic iptables-restore per host)")
-    .addOption(inventory)
-    .addOption(limit)
+    .addOption(inventory())
+    .addOption(limit())
     .option('-n, --dry-run', 'print, per host, every command an apply would run, without connecting')
-    .addOption(json)
-    .addOption(concurrency)
-    .option('--accept-new-host-keys', 'trust and record host keys not yet in known_hosts (changed keys are still refused)')
+    .addOption(json())
+    .addOption(concurrency())
+    .addOption(acceptNew())
+    .option('--no-confirm', 'do not arm the host timer nor confirm over a fresh connection')
+    .addOption(confirmTimeout())
+    .addOption(keep())
     .action((opts) => run(applyCommand(opts, io)))
+
+  cli
+    .command('rollback')
+    .description('restore, on each selected host, the ruleset saved before its newest change (or before change --to ID)')
+    .addOption(inventory())
+    .addOption(limit())
+    .option('--to <id>', 'restore the ruleset that was live before change ID (see fleet history)')
+    .option('-n, --dry-run', 'print the commands a rollback would run, without connecting')
+    .addOption(json())
+    .addOption(concurrency())
+    .addOption(acceptNew())
+    .option('--no-confirm', 'do not arm the host timer nor confirm over a fresh connection')
+    .addOption(confirmTimeout())
+    .addOption(keep())
+    .action((opts) => run(rollbackCommand(opts, io)))
+
+  cli
+    .command('history')
+    .description('list the changes saved on each selected host, with their ids, status and what they applied')
+    .addOption(inventory())
+    .addOption(limit())
+    .addOption(json())
+    .addOption(concurrency())
+    .addOption(acceptNew())
+    .action((opts) => run(historyCommand(opts, io)))
 
   return cli
 }

@@ -2,7 +2,7 @@
 import type { Reporter } from '../report/events.ts'
 import { JsonReporter } from '../report/json.ts'
 import { ListrReporter } from '../report/listr.ts'
-import { PlainReporter, type Write } from '../report/plain.ts'
+import { DONE_VERB, PlainReporter, type Write } from '../report/plain.ts'
 
 export interface Io {
   readonly out: Write
@@ -24,6 +24,7 @@ export function interactive(io: Io): boolean {
 
 export function reporterFor(io: Io, options: { json?: boolean }, command: string, hosts: readonly string[]): Reporter {
   if (options.json) return new JsonReporter(io.out, command)
-  if (interactive(io)) return new ListrReporter(hosts, io.out)
-  return new PlainReporter(io.out)
+  const verb = DONE_VERB[command] ?? command
+  if (interactive(io)) return new ListrReporter(hosts, io.out, verb)
+  return new PlainReporter(io.out, verb)
 }

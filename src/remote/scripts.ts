@@ -1,12 +1,25 @@
-// The shell scripts fleet runs on a host, as pure functions of the baseline. The same text is
-// what `--dry-run` prints and what the SSH transport sends (on stdin, to `sh -s`), so the dry run
-// shows exactly what would run. Scripts are POSIX sh: Debian's /bin/sh is dash.
-import type { Baseline } from '../roles/baseline.ts'
-import { MANAGED_TABLES, BUILTIN_CHAINS } from '../render/ruleset.ts'
+// The shell scripts fleet runs on a host, as pure functions of the change. The same text is what
+// `--dry-run` prints and what the SSH transport sends (on stdin, to `sh -s`), so the dry run shows
+// exactly what would run. Scripts are POSIX sh: Debian's /bin/sh is dash.
+import type { Change } from '../apply/change.ts'
+import { BUILTIN_CHAINS } from '../render/ruleset.ts'
 import { quote } from '../shell/quote.ts'
+import {
+  armTimer,
+  completeTables,
+  disarmTimer,
+  EXIT_CONFLICT,
+  extendLock,
+  LIVE_SUM,
+  paths,
+  prune,
+  releaseLock,
+  setStatus,
+  STATE_DIR,
+  takeLock,
+} from './host-state.ts'
 import { section } from './sections.ts'
 
-export const STATE_DIR = '/var/lib/fleet'
 const EOF_MARK = 'FLEET_RULESET_EOF'
 
 export interface Step {
@@ -18,54 +31,91 @@ function heredoc(command: string, document: string): string {
   return `${command} <<'${EOF_MARK}'\n${document}${document.endsWith('\n') ? '' : '\n'}${EOF_MARK}`
 }
 
-// Read-only: the live ruleset, the baseline as this host's own iptables normalises it (loaded
-// into a throwaway network namespace, so nothing live is touched), and each host setting.
-export function factsStep(baseline: Baseline): Step {
+// Read-only: the live ruleset, the change's ruleset as this host's own iptables normalises it
+// (loaded into a throwaway network namespace, so nothing live is touched), each host setting.
+export function factsStep(change: Change): Step {
   const parts = [
     section('backend', 'iptables -V 2>&1'),
     section('live', 'iptables-save 2>&1'),
-    section('desired', heredoc(`unshare --net sh -c 'iptables-restore 2>&1 && iptables-save 2>&1'`, baseline.document)),
-    ...baseline.commands.map((c, i) => section(`check-${i}`, `${c.check} 2>&1`)),
+    section('live-sum', LIVE_SUM),
+    section('desired', heredoc(`unshare --net sh -c 'iptables-restore 2>&1 && iptables-save 2>&1'`, change.document)),
+    ...change.commands.map((c, i) => section(`check-${i}`, `${c.check} 2>&1`)),
   ]
-  return { title: 'read the live ruleset and the baseline in its normal form', script: parts.join('\n') }
+  return { title: 'read the live ruleset and the new one in its normal form', script: parts.join('\n') }
 }
 
-// A saved ruleset must restore every managed table: iptables-save omits tables the kernel does not
-// have yet, and restoring such a file would leave fleet's rules in them.
-function completeSavedTables(file: string): string {
-  return MANAGED_TABLES.map((table) => {
-    const chains = BUILTIN_CHAINS[table].map((c) => `:${c} ACCEPT [0:0]`).join('\\n')
-    return `grep -q '^\\*${table}$' ${file} || printf '*${table}\\n${chains}\\nCOMMIT\\n' >> ${file}`
-  }).join('\n')
+export interface ChangeSettings {
+  readonly changeId: string
+  // Seconds the host waits for confirmation before restoring; null: no confirmation.
+  readonly confirmSec: number | null
+  readonly keep: number
+  // Who is changing the host, for the lock and the history ("alice@laptop").
+  readonly by: string
+  // The live ruleset's checksum when it was read: if it moved since, another run got there first.
+  readonly liveSum: string
+  // The longest a change script can run (the remote timeout): the lock expires after it.
+  readonly lockTtlSec: number
 }
 
-// Saves the live ruleset, checks the baseline with --test, loads it in one iptables-restore, runs
-// the host settings, then prints the result for verification. Stops at the first failure; a
-// failed restore changes nothing (iptables-restore commits all tables or none).
-export function applyStep(baseline: Baseline, changeId: string): Step {
-  const saved = `${STATE_DIR}/saved/${changeId}.v4`
-  const pending = `${STATE_DIR}/pending.v4`
+// Locks the host, saves the live ruleset, checks the new one with --test, loads it in one
+// iptables-restore (all tables or none), makes the host settings, arms the timer that undoes it
+// all unless confirmed, and prints the result for verification. Stops at the first failure.
+export function changeStep(change: Change, s: ChangeSettings): Step {
+  const id = s.changeId
+  const saved = paths.saved(id)
+  const fail = (status: number, message: string) =>
+    `{ echo ${quote(message)} >&2; ${setStatus(id, 'failed', message)}; ${releaseLock(id)}; exit ${status}; }`
   const lines = [
     'set -u',
     'umask 077',
-    `mkdir -p ${STATE_DIR}/saved`,
-    `iptables-save > ${saved} || { echo 'cannot save the live ruleset' >&2; exit 10; }`,
-    completeSavedTables(saved),
-    heredoc(`cat > ${pending}`, baseline.document),
-    `iptables-restore --test ${pending} || { echo 'iptables-restore --test rejected the baseline; nothing changed' >&2; exit 11; }`,
-    `iptables-restore ${pending} || { echo 'iptables-restore rejected the baseline; nothing changed' >&2; exit 12; }`,
-    ...baseline.commands.map(
+    `mkdir -p ${STATE_DIR}/history ${STATE_DIR}/saved ${STATE_DIR}/applied`,
+    takeLock(id, s.lockTtlSec, s.by),
+    `[ "$(${LIVE_SUM})" = ${quote(s.liveSum)} ] || { echo 'the ruleset changed since fleet read it (another run or a hand edit); nothing changed, run again' >&2; ${releaseLock(id)}; exit ${EXIT_CONFLICT}; }`,
+    `printf 'id=%s\\ntime=%s\\naction=%s\\nstatus=pending\\nnote=%s\\nby=%s\\n' ${id} "$(date -u +%FT%TZ)" ${change.action} ${quote(change.note)} ${quote(s.by)} > ${paths.history(id)}`,
+    `iptables-save > ${saved} || ${fail(10, 'cannot save the live ruleset; nothing changed')}`,
+    completeTables(saved, BUILTIN_CHAINS),
+    heredoc(`cat > ${paths.applied(id)}`, change.document),
+    prune(s.keep),
+    `iptables-restore --test ${paths.applied(id)} || ${fail(11, 'iptables-restore --test rejected the ruleset; nothing changed')}`,
+    `iptables-restore ${paths.applied(id)} || ${fail(12, 'iptables-restore rejected the ruleset; nothing changed')}`,
+    ...(s.confirmSec !== null ? [armTimer(id, s.confirmSec), extendLock(s.confirmSec + 30)] : []),
+    ...change.commands.map(
       (c) => `[ "$(${c.check})" = ${quote(c.want)} ] || ${c.run} || { echo ${quote(`failed: ${c.title}`)} >&2; exit 13; }`,
     ),
+    ...(s.confirmSec === null ? [setStatus(id, 'applied'), releaseLock(id)] : []),
     section('after', 'iptables-save'),
+    section('saved', `cat ${saved}`),
   ]
-  return { title: 'save the live ruleset, then check and load the baseline', script: lines.join('\n') }
+  const confirm = s.confirmSec === null ? '' : `, arm a ${s.confirmSec}s timer that restores it unless confirmed`
+  return { title: `lock, save the live ruleset, check and load the new one${confirm}`, script: lines.join('\n') }
 }
 
-// Puts a saved ruleset back (used when verification after a load fails).
-export function restoreSavedStep(changeId: string): Step {
+// Run over a fresh SSH connection: proves the new ruleset still admits the operator.
+export function confirmStep(changeId: string): Step {
+  return { title: 'confirm over a fresh SSH connection', script: disarmTimer(changeId, 'confirmed') }
+}
+
+// Undo now, rather than wait for the timer (verification failed, or confirmation could not be made
+// while the first session still works).
+export function restoreNowStep(changeId: string, reason: string): Step {
+  const id = changeId
   return {
     title: 'restore the ruleset saved before the change',
-    script: `iptables-restore ${STATE_DIR}/saved/${changeId}.v4`,
+    script: `if mv ${paths.armed(id)} ${paths.armed(id)}.now 2>/dev/null; then kill -- -"$(cat ${paths.armed(id)}.pid)" 2>/dev/null; rm -f ${paths.armed(id)}.now ${paths.armed(id)}.pid; fi
+iptables-restore ${paths.saved(id)} || exit 1
+${setStatus(id, 'rolled-back', reason)}
+${releaseLock(id)}`,
   }
+}
+
+// Every history entry, for `fleet history` and for choosing what a rollback restores.
+export function historyStep(): Step {
+  return {
+    title: 'read the change history',
+    script: `for f in $(ls -1 ${STATE_DIR}/history 2>/dev/null | sort); do echo '@@fleet entry'; cat ${STATE_DIR}/history/"$f"; [ -f ${STATE_DIR}/saved/"$f".v4 ] && echo has_saved=yes; echo '@@fleet-status entry 0'; done`,
+  }
+}
+
+export function readSavedStep(changeId: string): Step {
+  return { title: `read the ruleset saved before ${changeId}`, script: `cat ${paths.saved(changeId)}` }
 }

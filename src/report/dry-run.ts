@@ -1,7 +1,7 @@
-// --dry-run: per host, every command a real apply would run on it, grouped and readable.
+// --dry-run: per host, every command a real run would send to it, grouped and readable.
 // Built from the same Step scripts the SSH transport sends; nothing here connects.
-import type { Baseline } from '../roles/baseline.ts'
-import { applyStep, factsStep, type Step } from '../remote/scripts.ts'
+import type { Change } from '../apply/change.ts'
+import { changeStep, confirmStep, factsStep, type ChangeSettings, type Step } from '../remote/scripts.ts'
 import { quote } from '../shell/quote.ts'
 import type { ConnectSpec } from '../ssh/connect-spec.ts'
 
@@ -12,24 +12,30 @@ export interface DryRunHost {
   readonly steps: readonly Step[]
 }
 
-function sshCommand(spec: ConnectSpec): string {
+function sshCommand(spec: ConnectSpec, fresh = false): string {
   const jump = spec.jump ? `-J ${spec.jump.user}@${spec.jump.address}:${spec.jump.port} ` : ''
   const remote = spec.user === 'root' ? 'timeout 120 sh -s' : 'sudo -n timeout 120 sh -s'
-  return `ssh ${jump}-p ${spec.port} ${spec.user}@${spec.address} ${quote(remote)}`
+  return `ssh ${fresh ? '-o ControlPath=none ' : ''}${jump}-p ${spec.port} ${spec.user}@${spec.address} ${quote(remote)}`
 }
 
-export function dryRunPlan(baselines: readonly Baseline[], specs: ReadonlyMap<string, ConnectSpec>, changeId: string): DryRunHost[] {
-  return baselines.map((b) => ({
-    host: b.host.name,
-    role: b.host.role,
-    ssh: sshCommand(specs.get(b.host.name)!),
-    steps: [factsStep(b), { ...applyStep(b, changeId), title: `${applyStep(b, changeId).title} (only when they differ)` }],
-  }))
+export function dryRunPlan(changes: readonly Change[], specs: ReadonlyMap<string, ConnectSpec>, settings: Omit<ChangeSettings, 'liveSum'>): DryRunHost[] {
+  return changes.map((change) => {
+    const spec = specs.get(change.host.name)!
+    const apply = changeStep(change, { ...settings, liveSum: '<checksum read in step 1>' })
+    const steps = [
+      { ...factsStep(change), title: `${factsStep(change).title}  [${sshCommand(spec)}]` },
+      { ...apply, title: `${apply.title} (only when they differ)  [same connection]` },
+      ...(settings.confirmSec !== null
+        ? [{ ...confirmStep(settings.changeId), title: `${confirmStep(settings.changeId).title}  [${sshCommand(spec, true)}]` }]
+        : []),
+    ]
+    return { host: change.host.name, role: change.host.role, ssh: sshCommand(spec), steps }
+  })
 }
 
 export function formatDryRun(plan: readonly DryRunHost[]): string {
   const blocks = plan.map((h) => {
-    const steps = h.steps.map((s, i) => [`# step ${i + 1}: ${s.title}`, `# $ ${h.ssh} <<script`, s.script].join('\n'))
+    const steps = h.steps.map((s, i) => [`# step ${i + 1}: ${s.title}`, s.script].join('\n'))
     const rule = '='.repeat(Math.max(10, 72 - h.host.length - h.role.length - 12))
     return [`=== ${h.host} (role ${h.role}) ${rule}`, ...steps].join('\n\n')
   })

@@ -14,6 +14,8 @@ export type RunEvent =
       readonly detail?: string
       readonly changes?: readonly string[]
       readonly backend?: string
+      // The id under which the host saved its previous ruleset (for rollback --to).
+      readonly changeId?: string
     }
 
 export type HostDone = Extract<RunEvent, { kind: 'host-done' }>

@@ -16,6 +16,7 @@ export class ListrReporter implements Reporter {
   constructor(
     hosts: readonly string[],
     private readonly write: Write,
+    private readonly verb = 'applied',
   ) {
     for (const host of hosts) {
       let resolve!: (done: HostDone) => void
@@ -48,6 +49,6 @@ export class ListrReporter implements Reporter {
 
   async finish(results: readonly HostDone[]): Promise<void> {
     await this.running
-    this.write(summaryLine(results))
+    this.write(summaryLine(results, this.verb))
   }
 }

@@ -17,8 +17,14 @@ export function summaryLine(results: readonly HostDone[], verb = 'applied'): str
   return `${verb} ${results.length} host${results.length === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'}${failed.length ? ` (${failed.join(', ')})` : ''}`
 }
 
+// The verb of the summary line, per command.
+export const DONE_VERB: Record<string, string> = { apply: 'applied', rollback: 'rolled back', audit: 'audited' }
+
 export class PlainReporter implements Reporter {
-  constructor(private readonly write: Write) {}
+  constructor(
+    private readonly write: Write,
+    private readonly verb = 'applied',
+  ) {}
 
   event(e: RunEvent): void {
     if (e.kind === 'step') this.write(`${e.host}: ${e.step}`)
@@ -26,6 +32,6 @@ export class PlainReporter implements Reporter {
   }
 
   finish(results: readonly HostDone[]): void {
-    this.write(summaryLine(results))
+    this.write(summaryLine(results, this.verb))
   }
 }

@@ -33,14 +33,22 @@ export class SshTransport {
 
   constructor(private readonly options: SshOptions = DEFAULT_SSH_OPTIONS) {}
 
-  async open(spec: ConnectSpec, { fresh = false } = {}): Promise<Session> {
+  // `fresh`: a new TCP connection (and a new jump connection), never a channel of an existing one;
+  // what confirmation needs to prove that the new ruleset still admits the operator.
+  async open(spec: ConnectSpec, { fresh = false, connectTimeoutMs = this.options.connectTimeoutMs } = {}): Promise<Session> {
     let sock: NodeJS.ReadableStream | undefined
+    let ownJump: Opened | undefined
     if (spec.jump) {
-      const jump = fresh ? this.connect(spec.jump) : this.sharedJump(spec.jump)
-      sock = await this.forward(await jump, spec)
+      const jump = fresh ? (ownJump = await this.connect(spec.jump, connectTimeoutMs)) : await this.sharedJump(spec.jump)
+      sock = await this.forward(jump, spec)
     }
-    const { client } = await this.connect(spec, sock)
-    return new SshSession(client, spec, this.options.commandTimeoutSec)
+    try {
+      const { client } = await this.connect(spec, connectTimeoutMs, sock)
+      return new SshSession(client, spec, this.options.commandTimeoutSec, ownJump?.client)
+    } catch (error) {
+      ownJump?.client.end()
+      throw error
+    }
   }
 
   closeAll(): void {
@@ -51,7 +59,7 @@ export class SshTransport {
   private sharedJump(spec: ConnectSpec): Promise<Opened> {
     let jump = this.jumps.get(spec.name)
     if (!jump) {
-      jump = this.connect(spec)
+      jump = this.connect(spec, this.options.connectTimeoutMs)
       // A failed or dropped jump connection must not be reused by the hosts that come later.
       jump.then((j) => j.closed.then(() => this.jumps.delete(spec.name))).catch(() => this.jumps.delete(spec.name))
       this.jumps.set(spec.name, jump)
@@ -72,11 +80,11 @@ export class SshTransport {
     })
   }
 
-  private connect(spec: ConnectSpec, sock?: NodeJS.ReadableStream): Promise<Opened> {
+  private connect(spec: ConnectSpec, timeoutMs: number, sock?: NodeJS.ReadableStream): Promise<Opened> {
     const client = new SshClient()
     this.clients.add(client)
     let hostKeyProblem: string | undefined
-    const config = this.connectConfig(spec, (problem) => (hostKeyProblem = problem), sock)
+    const config = { ...this.connectConfig(spec, (problem) => (hostKeyProblem = problem), sock), readyTimeout: timeoutMs }
     return new Promise((resolve, reject) => {
       let ready = false
       const closed = new Promise<void>((done) => client.on('close', () => (this.clients.delete(client), done())))
@@ -176,6 +184,8 @@ class SshSession implements Session {
     private readonly client: Client,
     private readonly spec: ConnectSpec,
     private readonly defaultTimeoutSec: number,
+    // A jump connection made for this session alone (fresh sessions), closed with it.
+    private readonly ownJump?: Client,
   ) {}
 
   run(script: string, { timeoutSec = this.defaultTimeoutSec } = {}): Promise<RemoteResult> {
@@ -184,7 +194,7 @@ class SshSession implements Session {
     const shell = `timeout ${timeoutSec} sh -s`
     const command = this.spec.user === 'root' ? shell : `sudo -n ${shell}`
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new HostError(`no answer within ${timeoutSec + 5}s`)), (timeoutSec + 5) * 1000)
+      const timer = setTimeout(() => reject(new HostError(`no answer within ${timeoutSec + 2}s`)), (timeoutSec + 2) * 1000)
       const onClose = () => {
         clearTimeout(timer)
         reject(new HostError(`connection lost`))
@@ -218,5 +228,6 @@ class SshSession implements Session {
 
   close(): void {
     this.client.end()
+    this.ownJump?.end()
   }
 }

@@ -1,0 +1,27 @@
+// A change to one host: the whole ruleset to load and the host settings to make. An apply makes
+// one from the role's baseline, a rollback from a ruleset saved on the host.
+import type { HostSpec } from '../inventory/types.ts'
+import type { Baseline } from '../roles/baseline.ts'
+import type { CommandTask } from '../roles/types.ts'
+
+export type ChangeAction = 'apply' | 'rollback'
+
+export interface Change {
+  readonly host: HostSpec
+  readonly action: ChangeAction
+  // The iptables-restore input: every managed table.
+  readonly document: string
+  readonly commands: readonly CommandTask[]
+  // For the history: what this change puts in place ("role router", "rollback to <id>").
+  readonly note: string
+}
+
+export function changeOf(baseline: Baseline): Change {
+  return {
+    host: baseline.host,
+    action: 'apply',
+    document: baseline.document,
+    commands: baseline.commands,
+    note: `role ${baseline.host.role}`,
+  }
+}

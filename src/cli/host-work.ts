@@ -1,0 +1,89 @@
+// What apply and rollback share: the SSH transport, the per-run change settings, the reporter,
+// and the run over every selected host.
+import os from 'node:os'
+import type { HostRun } from '../apply/apply-host.ts'
+import { runOnHosts } from '../apply/run-apply.ts'
+import { saveLocalCopy } from '../history/local-copy.ts'
+import type { HostDone } from '../report/events.ts'
+import type { Session } from '../remote/transport.ts'
+import type { ConnectSpec } from '../ssh/connect-spec.ts'
+import { EXIT } from './exit-codes.ts'
+import { reporterFor, type Io } from './output.ts'
+
+export interface ConnectionOptions {
+  readonly json?: boolean
+  readonly concurrency: number
+  readonly acceptNewHostKeys?: boolean
+}
+
+export interface ChangeOptions extends ConnectionOptions {
+  // commander's --no-confirm sets confirm to false.
+  readonly confirm: boolean
+  readonly confirmTimeout: number
+  readonly keep: number
+}
+
+const COMMAND_TIMEOUT_SEC = 120
+
+export function operatorName(): string {
+  return `${os.userInfo().username}@${os.hostname()}`.replace(/[^A-Za-z0-9@._-]/g, '_')
+}
+
+export function changeSettings(options: ChangeOptions, changeId: string): HostRun['settings'] {
+  return {
+    changeId,
+    confirmSec: options.confirm ? options.confirmTimeout : null,
+    keep: options.keep,
+    by: operatorName(),
+    lockTtlSec: COMMAND_TIMEOUT_SEC + 30,
+  }
+}
+
+export async function workOnHosts(
+  command: string,
+  specs: ReadonlyMap<string, ConnectSpec>,
+  hosts: readonly string[],
+  options: ConnectionOptions,
+  io: Io,
+  work: (host: string, session: Session, open: (fresh: { connectTimeoutMs: number }) => Promise<Session>, emit: HostRun['emit']) => Promise<HostDone>,
+): Promise<{ results: HostDone[]; code: number }> {
+  // Loaded only for real runs: a dry run needs no SSH code at all.
+  const { SshTransport, DEFAULT_SSH_OPTIONS } = await import('../ssh/ssh-transport.ts')
+  const transport = new SshTransport({
+    ...DEFAULT_SSH_OPTIONS,
+    commandTimeoutSec: COMMAND_TIMEOUT_SEC,
+    acceptNewHostKeys: Boolean(options.acceptNewHostKeys),
+  })
+  const reporter = reporterFor(io, options, command, hosts)
+  const emit: HostRun['emit'] = (e) => reporter.event(e)
+  try {
+    const results = await runOnHosts(
+      hosts,
+      { open: (host, o) => transport.open(specs.get(host)!, o) },
+      { concurrency: options.concurrency, emit },
+      (host, session) =>
+        work(host, session, ({ connectTimeoutMs }) => transport.open(specs.get(host)!, { fresh: true, connectTimeoutMs }), emit),
+    )
+    await reporter.finish(results)
+    const ok = results.every((r) => r.outcome === 'changed' || r.outcome === 'unchanged')
+    return { results, code: ok ? EXIT.ok : EXIT.hostFailed }
+  } finally {
+    transport.closeAll()
+  }
+}
+
+export function hostRun(
+  session: Session,
+  open: (o: { connectTimeoutMs: number }) => Promise<Session>,
+  settings: HostRun['settings'],
+  emit: HostRun['emit'],
+  host: string,
+): HostRun {
+  return {
+    session,
+    openFresh: (connectTimeoutMs) => open({ connectTimeoutMs }),
+    settings,
+    emit,
+    keepCopy: (changeId, ruleset) => saveLocalCopy(host, changeId, ruleset),
+  }
+}

@@ -1,0 +1,61 @@
+// fleet rollback: put back a ruleset saved on each host, as a change like any other (locked,
+// saved first so it can be undone, tested, loaded atomically, confirmed).
+import { changeHost } from '../apply/apply-host.ts'
+import type { Change } from '../apply/change.ts'
+import { parseHistory, rollbackTarget } from '../history/entries.ts'
+import { historyStep, readSavedStep } from '../remote/scripts.ts'
+import { InputError } from '../inventory/errors.ts'
+import { HostError, type Session } from '../remote/transport.ts'
+import { formatDryRun, dryRunPlan } from '../report/dry-run.ts'
+import type { HostSpec } from '../inventory/types.ts'
+import { connectSpecs } from '../ssh/connect-spec.ts'
+import { newChangeId } from './change-id.ts'
+import { EXIT } from './exit-codes.ts'
+import { changeSettings, hostRun, workOnHosts, type ChangeOptions } from './host-work.ts'
+import { readInventory, selectHosts } from './load.ts'
+import type { Io } from './output.ts'
+
+export interface RollbackOptions extends ChangeOptions {
+  readonly inventory: string
+  readonly limit?: string[]
+  readonly to?: string
+  readonly dryRun?: boolean
+}
+
+async function rollbackChange(session: Session, host: HostSpec, to: string | undefined): Promise<Change> {
+  const history = await session.run(historyStep().script)
+  const target = rollbackTarget(parseHistory(history.stdout), to)
+  if (!target.ok) throw new HostError(target.why)
+  const saved = await session.run(readSavedStep(target.entry.id).script)
+  if (saved.code !== 0) throw new HostError(`cannot read the ruleset saved before ${target.entry.id}: ${saved.stderr.trim()}`)
+  return { host, action: 'rollback', document: saved.stdout, commands: [], note: `rollback to before ${target.entry.id} (${target.entry.note})` }
+}
+
+export async function rollbackCommand(options: RollbackOptions, io: Io): Promise<number> {
+  if (options.to !== undefined && !/^\d{8}T\d{6}Z-[0-9a-f]{4}$/.test(options.to)) {
+    throw new InputError(`--to ${options.to}: expected a change id like 20261126T013000Z-9f3a (see fleet history)`)
+  }
+  const inventory = readInventory(options.inventory)
+  const hosts = selectHosts(inventory, options.limit)
+  const specs = connectSpecs(inventory)
+  const settings = changeSettings(options, newChangeId())
+  const byName = new Map(hosts.map((h) => [h.name, h]))
+
+  if (options.dryRun) {
+    // What is restored is only known on the host; the dry run shows the steps around it.
+    const placeholder = (host: HostSpec): Change => ({
+      host, action: 'rollback', commands: [], note: 'rollback',
+      document: `# the ruleset saved on ${host.name} before ${options.to ?? 'its newest change that took effect'}\n`,
+    })
+    const plan = dryRunPlan(hosts.map(placeholder), specs, settings).map((h) => ({ ...h, steps: [historyStep(), ...h.steps] }))
+    io.out(options.json ? JSON.stringify({ command: 'rollback', dryRun: true, changeId: settings.changeId, hosts: plan }, null, 2) : formatDryRun(plan))
+    return EXIT.ok
+  }
+
+  const { code } = await workOnHosts('rollback', specs, [...byName.keys()], options, io, async (host, session, open, emit) => {
+    emit({ kind: 'step', host, step: 'reading the history' })
+    const change = await rollbackChange(session, byName.get(host)!, options.to)
+    return changeHost(hostRun(session, open, settings, emit, host), change)
+  })
+  return code
+}
