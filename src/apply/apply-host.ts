@@ -23,7 +23,7 @@ export function readFacts(change: Change, sections: Sections): HostFacts {
   const text = (name: string) => sections.text.get(name) ?? ''
   if (sections.status.get('live') !== 0) throw new HostError(`iptables-save failed: ${text('live').trim() || 'is iptables installed?'}`)
   if (sections.status.get('desired') !== 0) {
-    throw new HostError(`the host's iptables rejects the new ruleset, nothing changed: ${text('desired').trim()}`)
+    throw new HostError(`the host's iptables rejects the new ruleset, nothing changed: ${restoreError(text('desired'), change.document)}`)
   }
   return {
     backend: /\((nf_tables|legacy)\)/.exec(text('backend'))?.[1] ?? 'unknown',
@@ -32,6 +32,17 @@ export function readFacts(change: Change, sections: Sections): HostFacts {
     desired: parseSave(text('desired')),
     settingsToChange: change.commands.flatMap((c, i) => (text(`check-${i}`).trim() === c.want ? [] : [i])),
   }
+}
+
+// iptables-restore's complaint on one line, with the offending line of the document quoted.
+export function restoreError(output: string, document: string): string {
+  const lines = output.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('Try `iptables-restore'))
+  return lines
+    .map((l) => {
+      const at = /^Error occurred at line: (\d+)$/.exec(l)
+      return at ? `at line ${at[1]}: ${document.split('\n')[Number(at[1]) - 1] ?? '?'}` : l
+    })
+    .join('; ')
 }
 
 export async function gatherFacts(session: Session, change: Change): Promise<HostFacts> {

@@ -9,7 +9,7 @@ import { HostError, type Session } from '../remote/transport.ts'
 import { formatDryRun, dryRunPlan } from '../report/dry-run.ts'
 import type { HostSpec } from '../inventory/types.ts'
 import { connectSpecs } from '../ssh/connect-spec.ts'
-import { newChangeId } from './change-id.ts'
+import { CHANGE_ID, newChangeId } from './change-id.ts'
 import { EXIT } from './exit-codes.ts'
 import { changeSettings, hostRun, workOnHosts, type ChangeOptions } from './host-work.ts'
 import { readInventory, selectHosts } from './load.ts'
@@ -32,8 +32,8 @@ async function rollbackChange(session: Session, host: HostSpec, to: string | und
 }
 
 export async function rollbackCommand(options: RollbackOptions, io: Io): Promise<number> {
-  if (options.to !== undefined && !/^\d{8}T\d{6}Z-[0-9a-f]{4}$/.test(options.to)) {
-    throw new InputError(`--to ${options.to}: expected a change id like 20261126T013000Z-9f3a (see fleet history)`)
+  if (options.to !== undefined && !CHANGE_ID.test(options.to)) {
+    throw new InputError(`--to ${options.to}: expected a change id like 20261126T013000.123Z-9f3a (see fleet history)`)
   }
   const inventory = readInventory(options.inventory)
   const hosts = selectHosts(inventory, options.limit)

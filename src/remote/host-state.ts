@@ -1,8 +1,8 @@
-// fleet's state on a host, under /var/lib/fleet, and the shell fragments that keep it:
+// fleet's state on a host, under /var/lib/fleet, and the shell that keeps it:
 //   history/<id>      one entry per change: id, time, action, status, what was applied, by whom
 //   saved/<id>.v4     the ruleset that was live before change <id> (what a rollback restores)
 //   applied/<id>.v4   the ruleset change <id> put in place
-//   armed/<id>        present while change <id> waits for confirmation; its timer's pid beside it
+//   armed/<id>        present while change <id> waits for confirmation; its timer's script and pid beside it
 //   lock/owner        the change holding the host, and until when
 // Renames are the synchronisation: whoever moves armed/<id> away first (the confirmation or the
 // timer) decides the outcome, so the two can never both act.
@@ -13,86 +13,69 @@ export const paths = {
   history: (id: string) => `${STATE_DIR}/history/${id}`,
   saved: (id: string) => `${STATE_DIR}/saved/${id}.v4`,
   applied: (id: string) => `${STATE_DIR}/applied/${id}.v4`,
-  armed: (id: string) => `${STATE_DIR}/armed/${id}`,
-  lock: `${STATE_DIR}/lock`,
 }
 
 export const EXIT_BUSY = 20
 export const EXIT_CONFLICT = 21
 export const EXIT_TOO_LATE = 22
 
-export function setStatus(id: string, status: string, reason?: string): string {
-  const append = reason ? ` && printf 'reason=%s\\n' ${quote(reason)} >> ${paths.history(id)}` : ''
-  return `sed -i 's/^status=.*/status=${status}/' ${paths.history(id)}${append}`
+// Shell functions that the scripts changing a host start with, bound to one change id.
+export function prelude(id: string): string {
+  return `ID=${id}
+S=${STATE_DIR}
+fleet_status() { sed -i "s/^status=.*/status=$1/" "$S/history/$ID"; [ -z "\${2:-}" ] || printf 'reason=%s\\n' "$2" >> "$S/history/$ID"; }
+fleet_release() { [ "$(sed -n 's/^id=//p' "$S/lock/owner" 2>/dev/null)" != "$ID" ] || rm -rf "$S/lock"; }
+fleet_disarm() { mv "$S/armed/$ID" "$S/armed/$ID.$1" 2>/dev/null || return 1; kill -- -"$(cat "$S/armed/$ID.pid")" 2>/dev/null; rm -f "$S/armed/$ID".*; }
+fleet_fail() { echo "$2" >&2; fleet_disarm off; fleet_status failed "$2"; fleet_release; exit "$1"; }`
 }
 
 // The lock is a directory (mkdir is atomic). A lock past its expiry, or an ownerless one older
 // than a minute (a run killed between mkdir and writing the owner), is taken over.
-export function takeLock(id: string, ttlSec: number, by: string): string {
-  const owner = `${paths.lock}/owner`
+export function takeLock(ttlSec: number, by: string): string {
   return `fleet_take_lock() {
-  mkdir ${paths.lock} 2>/dev/null || return 1
-  printf 'id=%s\\nsince=%s\\nexpires=%s\\nby=%s\\n' ${id} "$(date +%s)" "$(($(date +%s) + ${ttlSec}))" ${quote(by)} > ${owner}
+  mkdir "$S/lock" 2>/dev/null || return 1
+  printf 'id=%s\\nsince=%s\\nexpires=%s\\nby=%s\\n' "$ID" "$(date +%s)" "$(($(date +%s) + ${ttlSec}))" ${quote(by)} > "$S/lock/owner"
 }
+lock_field() { sed -n "s/^$1=//p" "$S/lock/owner" 2>/dev/null; }
 if ! fleet_take_lock; then
-  expires=$(sed -n 's/^expires=//p' ${owner} 2>/dev/null)
-  if { [ -n "$expires" ] && [ "$expires" -lt "$(date +%s)" ]; } || { [ -z "$expires" ] && [ -n "$(find ${paths.lock} -maxdepth 0 -mmin +1)" ]; }; then
-    mv ${paths.lock} ${paths.lock}.stale.$$ 2>/dev/null && rm -rf ${paths.lock}.stale.$$
-    fleet_take_lock
-  fi || {
-    since=$(sed -n 's/^since=//p' ${owner} 2>/dev/null)
-    echo "busy: change $(sed -n 's/^id=//p' ${owner}) by $(sed -n 's/^by=//p' ${owner}) holds this host since $(date -u -d "@\${since:-0}" +%FT%TZ), lock expires $(date -u -d "@\${expires:-0}" +%FT%TZ); nothing changed" >&2
+  expires=$(lock_field expires)
+  if { [ -n "$expires" ] && [ "$expires" -lt "$(date +%s)" ]; } || { [ -z "$expires" ] && [ -n "$(find "$S/lock" -maxdepth 0 -mmin +1)" ]; }; then
+    mv "$S/lock" "$S/lock.stale.$$" 2>/dev/null && rm -rf "$S/lock.stale.$$"
+  fi
+  fleet_take_lock || {
+    echo "busy: change $(lock_field id) by $(lock_field by) holds this host since $(date -u -d "@$(lock_field since)" +%FT%TZ), until $(date -u -d "@\${expires:-0}" +%FT%TZ) at the latest; nothing changed" >&2
     exit ${EXIT_BUSY}
   }
 fi`
 }
 
 export function extendLock(ttlSec: number): string {
-  return `sed -i "s/^expires=.*/expires=$(($(date +%s) + ${ttlSec}))/" ${paths.lock}/owner`
+  return `sed -i "s/^expires=.*/expires=$(($(date +%s) + ${ttlSec}))/" "$S/lock/owner"`
 }
 
-export function releaseLock(id: string): string {
-  return `[ "$(sed -n 's/^id=//p' ${paths.lock}/owner 2>/dev/null)" != ${id} ] || rm -rf ${paths.lock}`
-}
-
-// What the timer runs if nobody confirms in time: restore the saved ruleset, record why, free
-// the host. Detached with setsid, so neither the SSH session ending nor fleet dying stops it.
+// The timer: unless confirmed within `seconds`, restore the saved ruleset, record why, free the
+// host. A script of its own, detached with setsid, so neither the SSH session ending nor fleet
+// dying stops it.
 export function armTimer(id: string, seconds: number): string {
-  const armed = paths.armed(id)
-  const fire = [
-    `sleep ${seconds}`,
-    `mv ${armed} ${armed}.fired 2>/dev/null || exit 0`,
-    `iptables-restore ${paths.saved(id)}`,
-    setStatus(id, 'rolled-back', `not confirmed within ${seconds}s; the host restored the previous ruleset`),
-    releaseLock(id),
-    `rm -f ${armed}.fired ${armed}.pid`,
-  ].join('\n')
-  return [
-    `mkdir -p ${STATE_DIR}/armed`,
-    `date +%s > ${armed}`,
-    `setsid sh -c ${quote(fire)} </dev/null >/dev/null 2>&1 &`,
-    `echo $! > ${armed}.pid`,
-  ].join('\n')
-}
-
-// Confirmation wins only if the timer has not fired: both race for the rename of armed/<id>.
-export function disarmTimer(id: string, status: string): string {
-  const armed = paths.armed(id)
-  return `if mv ${armed} ${armed}.done 2>/dev/null; then
-  kill -- -"$(cat ${armed}.pid)" 2>/dev/null
-  rm -f ${armed}.done ${armed}.pid
-  ${setStatus(id, status)}
-  ${releaseLock(id)}
-else
-  echo 'too late: the timer has already restored the previous ruleset' >&2
-  exit ${EXIT_TOO_LATE}
-fi`
+  return `mkdir -p "$S/armed"
+cat > "$S/armed/$ID.sh" <<'FLEET_TIMER_EOF'
+${prelude(id)}
+sleep ${seconds}
+mv "$S/armed/$ID" "$S/armed/$ID.fired" 2>/dev/null || exit 0
+iptables-restore "$S/saved/$ID.v4"
+fleet_status rolled-back 'not confirmed within ${seconds}s; the host restored the previous ruleset'
+fleet_release
+rm -f "$S/armed/$ID".*
+FLEET_TIMER_EOF
+date +%s > "$S/armed/$ID"
+setsid sh "$S/armed/$ID.sh" </dev/null >/dev/null 2>&1 &
+echo $! > "$S/armed/$ID.pid"`
 }
 
 // Keeps the newest `keep` changes; ids sort by time.
 export function prune(keep: number): string {
-  return `ls -1 ${STATE_DIR}/history | sort -r | tail -n +${keep + 1} | while read -r old; do
-  rm -f ${STATE_DIR}/history/"$old" ${STATE_DIR}/saved/"$old".v4 ${STATE_DIR}/applied/"$old".v4
+  return `ls -1 "$S/history" | sort -r | tail -n +${keep + 1} | while read -r old; do
+  rm -f "$S/history/$old" "$S/saved/$old.v4" "$S/applied/$old.v4"
 done`
 }
 

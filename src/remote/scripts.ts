@@ -4,20 +4,7 @@
 import type { Change } from '../apply/change.ts'
 import { BUILTIN_CHAINS } from '../render/ruleset.ts'
 import { quote } from '../shell/quote.ts'
-import {
-  armTimer,
-  completeTables,
-  disarmTimer,
-  EXIT_CONFLICT,
-  extendLock,
-  LIVE_SUM,
-  paths,
-  prune,
-  releaseLock,
-  setStatus,
-  STATE_DIR,
-  takeLock,
-} from './host-state.ts'
+import { armTimer, completeTables, EXIT_CONFLICT, EXIT_TOO_LATE, extendLock, LIVE_SUM, prelude, prune, STATE_DIR, takeLock } from './host-state.ts'
 import { section } from './sections.ts'
 
 const EOF_MARK = 'FLEET_RULESET_EOF'
@@ -57,54 +44,64 @@ export interface ChangeSettings {
   readonly lockTtlSec: number
 }
 
-// Locks the host, saves the live ruleset, checks the new one with --test, loads it in one
-// iptables-restore (all tables or none), makes the host settings, arms the timer that undoes it
-// all unless confirmed, and prints the result for verification. Stops at the first failure.
+// Locks the host, saves the live ruleset, checks the new one with --test, arms the timer that
+// undoes it unless confirmed, loads it in one iptables-restore (all tables or none), makes the
+// host settings, and prints the result for verification. Stops at the first failure.
 export function changeStep(change: Change, s: ChangeSettings): Step {
-  const id = s.changeId
-  const saved = paths.saved(id)
-  const fail = (status: number, message: string) =>
-    `{ echo ${quote(message)} >&2; ${setStatus(id, 'failed', message)}; ${releaseLock(id)}; exit ${status}; }`
+  const armed = s.confirmSec !== null
   const lines = [
     'set -u',
     'umask 077',
-    `mkdir -p ${STATE_DIR}/history ${STATE_DIR}/saved ${STATE_DIR}/applied`,
-    takeLock(id, s.lockTtlSec, s.by),
-    `[ "$(${LIVE_SUM})" = ${quote(s.liveSum)} ] || { echo 'the ruleset changed since fleet read it (another run or a hand edit); nothing changed, run again' >&2; ${releaseLock(id)}; exit ${EXIT_CONFLICT}; }`,
-    `printf 'id=%s\\ntime=%s\\naction=%s\\nstatus=pending\\nnote=%s\\nby=%s\\n' ${id} "$(date -u +%FT%TZ)" ${change.action} ${quote(change.note)} ${quote(s.by)} > ${paths.history(id)}`,
-    `iptables-save > ${saved} || ${fail(10, 'cannot save the live ruleset; nothing changed')}`,
-    completeTables(saved, BUILTIN_CHAINS),
-    heredoc(`cat > ${paths.applied(id)}`, change.document),
+    // If the operator's connection drops mid-way, finish rather than stop half done; the timer,
+    // armed before anything changes, undoes a change nobody confirms.
+    "trap '' HUP PIPE",
+    prelude(s.changeId),
+    'mkdir -p "$S/history" "$S/saved" "$S/applied"',
+    takeLock(s.lockTtlSec, s.by),
+    `[ "$(${LIVE_SUM})" = ${quote(s.liveSum)} ] || { echo 'the ruleset changed since fleet read it (another run or a hand edit); nothing changed, run again' >&2; fleet_release; exit ${EXIT_CONFLICT}; }`,
+    `printf 'id=%s\\ntime=%s\\naction=%s\\nstatus=pending\\nnote=%s\\nby=%s\\n' "$ID" "$(date -u +%FT%TZ)" ${change.action} ${quote(change.note)} ${quote(s.by)} > "$S/history/$ID"`,
+    `iptables-save > "$S/saved/$ID.v4" || fleet_fail 10 'cannot save the live ruleset; nothing changed'`,
+    completeTables('"$S/saved/$ID.v4"', BUILTIN_CHAINS),
+    heredoc('cat > "$S/applied/$ID.v4"', change.document),
     prune(s.keep),
-    `iptables-restore --test ${paths.applied(id)} || ${fail(11, 'iptables-restore --test rejected the ruleset; nothing changed')}`,
-    `iptables-restore ${paths.applied(id)} || ${fail(12, 'iptables-restore rejected the ruleset; nothing changed')}`,
-    ...(s.confirmSec !== null ? [armTimer(id, s.confirmSec), extendLock(s.confirmSec + 30)] : []),
+    `iptables-restore --test "$S/applied/$ID.v4" || fleet_fail 11 'iptables-restore --test rejected the ruleset; nothing changed'`,
+    ...(armed ? [armTimer(s.changeId, s.confirmSec), extendLock(s.confirmSec + 30)] : []),
+    `iptables-restore "$S/applied/$ID.v4" || fleet_fail 12 'iptables-restore rejected the ruleset; nothing changed'`,
+    // A host setting that cannot be made undoes the ruleset too: the change is all or nothing.
     ...change.commands.map(
-      (c) => `[ "$(${c.check})" = ${quote(c.want)} ] || ${c.run} || { echo ${quote(`failed: ${c.title}`)} >&2; exit 13; }`,
+      (c) =>
+        `[ "$(${c.check})" = ${quote(c.want)} ] || ${c.run} || { iptables-restore "$S/saved/$ID.v4"; fleet_fail 13 ${quote(`failed: ${c.title}; the previous ruleset was restored`)}; }`,
     ),
-    ...(s.confirmSec === null ? [setStatus(id, 'applied'), releaseLock(id)] : []),
+    ...(armed ? [] : ['fleet_status applied', 'fleet_release']),
     section('after', 'iptables-save'),
-    section('saved', `cat ${saved}`),
+    section('saved', 'cat "$S/saved/$ID.v4"'),
   ]
-  const confirm = s.confirmSec === null ? '' : `, arm a ${s.confirmSec}s timer that restores it unless confirmed`
+  const confirm = armed ? `, arm a ${s.confirmSec}s timer that restores it unless confirmed` : ''
   return { title: `lock, save the live ruleset, check and load the new one${confirm}`, script: lines.join('\n') }
 }
 
-// Run over a fresh SSH connection: proves the new ruleset still admits the operator.
+// Run over a fresh SSH connection: proves the new ruleset still admits the operator. Whoever
+// renames armed/<id> first, this or the timer, decides.
 export function confirmStep(changeId: string): Step {
-  return { title: 'confirm over a fresh SSH connection', script: disarmTimer(changeId, 'confirmed') }
+  return {
+    title: 'confirm over a fresh SSH connection',
+    script: `${prelude(changeId)}
+fleet_disarm done || { echo 'too late: the timer has already restored the previous ruleset' >&2; exit ${EXIT_TOO_LATE}; }
+fleet_status confirmed
+fleet_release`,
+  }
 }
 
 // Undo now, rather than wait for the timer (verification failed, or confirmation could not be made
 // while the first session still works).
 export function restoreNowStep(changeId: string, reason: string): Step {
-  const id = changeId
   return {
     title: 'restore the ruleset saved before the change',
-    script: `if mv ${paths.armed(id)} ${paths.armed(id)}.now 2>/dev/null; then kill -- -"$(cat ${paths.armed(id)}.pid)" 2>/dev/null; rm -f ${paths.armed(id)}.now ${paths.armed(id)}.pid; fi
-iptables-restore ${paths.saved(id)} || exit 1
-${setStatus(id, 'rolled-back', reason)}
-${releaseLock(id)}`,
+    script: `${prelude(changeId)}
+fleet_disarm now
+iptables-restore "$S/saved/$ID.v4" || exit 1
+fleet_status rolled-back ${quote(reason)}
+fleet_release`,
   }
 }
 
@@ -112,10 +109,12 @@ ${releaseLock(id)}`,
 export function historyStep(): Step {
   return {
     title: 'read the change history',
-    script: `for f in $(ls -1 ${STATE_DIR}/history 2>/dev/null | sort); do echo '@@fleet entry'; cat ${STATE_DIR}/history/"$f"; [ -f ${STATE_DIR}/saved/"$f".v4 ] && echo has_saved=yes; echo '@@fleet-status entry 0'; done`,
+    script: `for f in $(ls -1 ${STATE_DIR}/history 2>/dev/null | sort); do
+  echo '@@fleet entry'; cat ${STATE_DIR}/history/"$f"; [ ! -f ${STATE_DIR}/saved/"$f".v4 ] || echo has_saved=yes
+done`,
   }
 }
 
 export function readSavedStep(changeId: string): Step {
-  return { title: `read the ruleset saved before ${changeId}`, script: `cat ${paths.saved(changeId)}` }
+  return { title: `read the ruleset saved before ${changeId}`, script: `cat ${STATE_DIR}/saved/${changeId}.v4` }
 }

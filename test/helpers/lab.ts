@@ -1,7 +1,7 @@
 // The lab for end-to-end tests: real hosts in network namespaces (scripts/lab.sh), commands run
 // inside them, and inventories written for a test.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 
 export const ROOT = path.resolve(import.meta.dirname, '../..')
@@ -23,9 +23,15 @@ export interface Ran {
   readonly stderr: string
 }
 
-// Runs a shell command inside a lab host's network namespace.
+// Runs a shell command on a lab host, as an SSH session there would: in the namespaces of its
+// sshd (network, mount: its private /var/lib, /run..., and hostname), or only in its network
+// namespace when its sshd is not running.
 export function onHost(host: string, command: string, input?: string): Ran {
-  const r = spawnSync('ip', ['netns', 'exec', `fleet-${host}`, 'sh', '-c', command], {
+  const pidFile = path.join(LAB, 'hosts', host, 'sshd.pid')
+  const pid = existsSync(pidFile) ? readFileSync(pidFile, 'utf8').trim() : ''
+  const alive = pid !== '' && existsSync(`/proc/${pid}`)
+  const argv = alive ? ['nsenter', '--target', pid, '--mount', '--uts', '--net', 'sh', '-c', command] : ['ip', 'netns', 'exec', `fleet-${host}`, 'sh', '-c', command]
+  const r = spawnSync(argv[0]!, argv.slice(1), {
     encoding: 'utf8',
     timeout: 60_000,
     ...(input !== undefined && { input }),
@@ -47,7 +53,7 @@ export function conntrackCount(host: string): number {
 }
 
 // The lab's network values and SSH settings, plus the hosts a test names.
-export function labInventory(hosts: string, extra: { knownHosts?: string; roles?: string } = {}): string {
+export function labInventory(hosts: string, extra: { knownHosts?: string; roles?: string; routerRole?: string } = {}): string {
   const dir = mkdtempSync(path.join(LAB, 'inventory-'))
   const file = path.join(dir, 'inventory.yaml')
   writeFileSync(
@@ -64,7 +70,7 @@ export function labInventory(hosts: string, extra: { knownHosts?: string; roles?
 hosts:
   router01:
     address: 198.51.100.2
-    role: router
+    role: ${extra.routerRole ?? 'router'}
     network:
       wan: { interface: eth0, address: 198.51.100.2 }
       lan: { interface: eth1 }
@@ -77,3 +83,6 @@ ${hosts}`,
 
 export const internalHost = (name: string, address: string, more = '') =>
   `  ${name}:\n    address: ${address}\n    role: internal-server\n    ssh: { jump: router01${more} }\n`
+
+// Runs the built fleet as its own process (bin/fleet.js), as an operator does.
+export const FLEET_BIN = path.join(ROOT, 'bin/fleet.js')

@@ -18,7 +18,9 @@ describe('fleet apply --dry-run', () => {
     expect(result.stdout).toContain(readFileSync(path.join(ROOT, 'test/golden/example/router01.rules'), 'utf8'))
     expect(result.stdout).toContain('iptables-restore --test')
     expect(result.stdout).toContain('sysctl -q -w net.ipv4.ip_forward=1')
-    expect(result.stdout).toContain('# $ ssh -J root@203.0.113.10:22 -p 22 admin@10.20.0.21 \'sudo -n timeout 120 sh -s\'')
+    expect(result.stdout).toContain("[ssh -J root@203.0.113.10:22 -p 22 admin@10.20.0.21 'sudo -n timeout 120 sh -s']")
+    expect(result.stdout).toContain('# step 3: confirm over a fresh SSH connection')
+    expect(result.stdout).toContain('setsid sh "$S/armed/$ID.sh"')
     expect(result.stdout).toMatch(/dry run: 4 hosts, no connection opened, nothing changed/)
   })
 
@@ -44,7 +46,6 @@ describe('fleet apply --dry-run', () => {
 
   it('runs from the built executable, with help for every command', () => {
     const bin = path.join(ROOT, 'bin/fleet.js')
-    execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT })
     expect(execFileSync(bin, ['--help'], { encoding: 'utf8' })).toMatch(/apply .*baseline/)
     const help = execFileSync(bin, ['apply', '--help'], { encoding: 'utf8' })
     for (const option of ['--inventory', '--limit', '--dry-run', '--json', '--concurrency', '--accept-new-host-keys']) {

@@ -1,0 +1,159 @@
+// Never lock anyone out: the host timer, confirmation over a fresh connection, rollback, history
+// and the host lock, against the lab's real sshd.
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fleet } from '../helpers/cli.ts'
+import { FLEET_BIN, KNOWN_HOSTS, LAB, labDown, labInventory, labUp, onHost, OPERATOR_KEY, ROOT, rulesetOf } from '../helpers/lab.ts'
+
+const LAB_INVENTORY = path.join(ROOT, 'inventory/lab.yaml')
+const HOSTS = ['router01', 'web01', 'web02']
+type Report = { hosts: { host: string; outcome: string; detail?: string; changeId?: string }[] }
+const parse = (stdout: string) => JSON.parse(stdout) as Report
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const sshWorks = () =>
+  spawnSync('ssh', ['-i', OPERATOR_KEY, '-o', `UserKnownHostsFile=${KNOWN_HOSTS}`, '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=3', 'root@198.51.100.2', 'hostname'], {
+    encoding: 'utf8',
+  }).stdout.trim() === 'router01'
+
+beforeAll(() => {
+  labUp()
+  process.env.XDG_STATE_HOME = path.join(LAB, 'operator-state')
+  const roles = path.join(LAB, 'safety-roles')
+  mkdirSync(roles, { recursive: true })
+  // The router's role with port 22 no longer accepted: applying it cuts the operator off.
+  writeFileSync(
+    path.join(roles, 'router-without-ssh.ts'),
+    `import router from '${ROOT}/roles/router.ts'
+export default {
+  description: 'router that forgot SSH',
+  tasks: (ctx) => router.tasks({ ...ctx, need: (k) => (k === 'services' ? { tcp: [80, 443], udp: [] } : ctx.need(k)) }),
+}\n`,
+  )
+})
+afterAll(() => labDown())
+
+describe('a change that locks the operator out', () => {
+  it('is rolled back, reported, and SSH works again', async () => {
+    expect((await fleet(['apply', '-i', LAB_INVENTORY])).code).toBe(0)
+    const before = rulesetOf('router01')
+    const inventory = labInventory('', { roles: path.join(LAB, 'safety-roles'), routerRole: 'router-without-ssh' })
+    const result = await fleet(['apply', '-i', inventory, '--json', '--confirm-timeout', '5'])
+    expect(result.code).toBe(1)
+    const [host] = parse(result.stdout).hosts
+    expect(host).toMatchObject({ host: 'router01', outcome: 'rolled-back' })
+    expect(host?.detail).toMatch(/no fresh SSH connection could be made with the new ruleset/)
+    for (let i = 0; i < 20 && rulesetOf('router01') !== before; i++) await sleep(500)
+    expect(rulesetOf('router01')).toBe(before)
+    expect(sshWorks()).toBe(true)
+    const history = await fleet(['history', '-i', inventory, '--json'])
+    expect(JSON.parse(history.stdout).hosts[0].entries.at(-1)).toMatchObject({ status: 'rolled-back', note: 'role router-without-ssh' })
+  })
+})
+
+describe('fleet killed before it confirms', () => {
+  it('every touched host goes back to its previous ruleset on its own', async () => {
+    // Hosts that carry every table already (a table that did not exist cannot be made to vanish
+    // again, only emptied), plus a hand-made rule that the apply removes.
+    expect((await fleet(['apply', '-i', LAB_INVENTORY])).code).toBe(0)
+    for (const h of HOSTS) onHost(h, 'iptables -A INPUT -p tcp --dport 7777 -j ACCEPT')
+    const before = HOSTS.map(rulesetOf)
+    const child = spawn(process.execPath, [FLEET_BIN, 'apply', '-i', LAB_INVENTORY, '--confirm-timeout', '4'], {
+      env: { ...process.env, CI: 'true' },
+    })
+    let output = ''
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (d: Buffer) => {
+        output += d.toString()
+        if (output.includes('confirming over a fresh SSH connection')) {
+          child.kill('SIGKILL')
+          resolve()
+        }
+      })
+      child.on('exit', () => resolve())
+    })
+    expect(output).toContain('confirming over a fresh SSH connection')
+    expect(output).not.toMatch(/: changed/)
+    await sleep(7000)
+    expect(HOSTS.map(rulesetOf)).toEqual(before)
+    const history = await fleet(['history', '-i', LAB_INVENTORY, '--json'])
+    for (const h of JSON.parse(history.stdout).hosts) {
+      const last = h.entries.at(-1)
+      if (last) expect(['rolled-back'], `${h.host}: ${JSON.stringify(last)}`).toContain(last.status)
+    }
+  })
+})
+
+describe('rollback and history', () => {
+  it('apply A, apply B, rollback -> A; rollback --to A -> before A; history shows every step', async () => {
+    onHost('web01', 'iptables -F INPUT && iptables -A INPUT -p tcp --dport 5555 -j ACCEPT')
+    const beforeA = rulesetOf('web01')
+    const a = parse((await fleet(['apply', '-i', LAB_INVENTORY, '--limit', 'web01', '--json'])).stdout).hosts[0]!
+    expect(a.outcome).toBe('changed')
+    const stateA = rulesetOf('web01')
+    const inventoryB = labInventory('  web01:\n    address: 203.0.113.11\n    role: internal-server\n    ssh: { jump: router01 }\n    network: { interface: eth9 }\n')
+    const b = parse((await fleet(['apply', '-i', inventoryB, '--limit', 'web01', '--json'])).stdout).hosts[0]!
+    expect(b.outcome).toBe('changed')
+    expect(rulesetOf('web01')).toContain('-i eth9')
+
+    const back = await fleet(['rollback', '-i', LAB_INVENTORY, '--limit', 'web01', '--json'])
+    expect(parse(back.stdout).hosts[0]).toMatchObject({ host: 'web01', outcome: 'changed' })
+    expect(rulesetOf('web01')).toBe(stateA)
+
+    const toBeforeA = await fleet(['rollback', '-i', LAB_INVENTORY, '--limit', 'web01', '--to', a.changeId!, '--json'])
+    expect(parse(toBeforeA.stdout).hosts[0]?.outcome).toBe('changed')
+    expect(rulesetOf('web01')).toBe(beforeA)
+
+    const history = JSON.parse((await fleet(['history', '-i', LAB_INVENTORY, '--limit', 'web01', '--json'])).stdout)
+    const steps = history.hosts[0].entries.slice(-4).map((e: { action: string; status: string; note: string }) => `${e.action} ${e.status} ${e.note}`)
+    expect(steps).toEqual([
+      'apply confirmed role internal-server',
+      'apply confirmed role internal-server',
+      `rollback confirmed rollback to before ${b.changeId} (role internal-server)`,
+      `rollback confirmed rollback to before ${a.changeId} (role internal-server)`,
+    ])
+    const text = await fleet(['history', '-i', LAB_INVENTORY, '--limit', 'web01'])
+    expect(text.stdout).toContain(`  ${a.changeId}  `)
+  })
+
+  it('a rollback to an id the host does not have fails clearly and changes nothing', async () => {
+    const before = rulesetOf('web01')
+    const result = await fleet(['rollback', '-i', LAB_INVENTORY, '--limit', 'web01', '--to', '20200101T000000.000Z-0000', '--json'])
+    expect(result.code).toBe(1)
+    expect(parse(result.stdout).hosts[0]?.detail).toMatch(/no change 20200101T000000.000Z-0000 in this host's history/)
+    expect(rulesetOf('web01')).toBe(before)
+  })
+})
+
+describe('one change at a time', () => {
+  it('two applies started together: exactly one changes the host, the other reports it busy', async () => {
+    onHost('web02', 'iptables -A INPUT -p tcp --dport 6666 -j ACCEPT')
+    const run = () =>
+      new Promise<Report>((resolve) => {
+        const child = spawn(process.execPath, [FLEET_BIN, 'apply', '-i', LAB_INVENTORY, '--limit', 'web02', '--json'], { env: { ...process.env, CI: 'true' } })
+        let out = ''
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+        child.on('exit', () => resolve(parse(out)))
+      })
+    const results = (await Promise.all([run(), run()])).map((r) => r.hosts[0]!)
+    expect(results.map((r) => r.outcome).sort()).toEqual(['changed', 'failed'])
+    expect(results.find((r) => r.outcome === 'failed')?.detail).toMatch(/busy: change \S+ by \S+ holds this host since|changed since fleet read it/)
+  })
+
+  it('a lock left by a killed run is taken over once it expires, not before', async () => {
+    // What a run killed while holding the host leaves behind: its lock, with its expiry.
+    const leaveLock = (expires: string) =>
+      onHost('web02', `mkdir -p /var/lib/fleet/lock && printf 'id=20261126T000000.000Z-dead\\nsince=%s\\nexpires=%s\\nby=ghost@elsewhere\\n' $(($(date +%s) - 600)) ${expires} > /var/lib/fleet/lock/owner`)
+    onHost('web02', 'iptables -A INPUT -p tcp --dport 6667 -j ACCEPT')
+    leaveLock('$(($(date +%s) + 600))')
+    const busy = await fleet(['apply', '-i', LAB_INVENTORY, '--limit', 'web02', '--json'])
+    expect(parse(busy.stdout).hosts[0]?.detail).toMatch(/busy: change 20261126T000000.000Z-dead by ghost@elsewhere holds this host since/)
+    expect(rulesetOf('web02')).toContain('6667')
+    leaveLock('$(($(date +%s) - 1))')
+    const taken = await fleet(['apply', '-i', LAB_INVENTORY, '--limit', 'web02', '--json'])
+    expect(parse(taken.stdout).hosts[0]?.outcome).toBe('changed')
+    expect(rulesetOf('web02')).not.toContain('6667')
+    expect(onHost('web02', 'ls /var/lib/fleet').stdout).not.toMatch(/^lock$/m)
+  })
+})
