@@ -69,10 +69,8 @@ export async function changeHost(run: HostRun, change: Change): Promise<HostDone
   if (!rulesChange && facts.settingsToChange.length === 0) {
     return { kind: 'host-done', host, outcome: 'unchanged', backend: facts.backend }
   }
-  const changes = [
-    ...(rulesChange ? diffRulesets(facts.live, facts.desired).map(String) : []),
-    ...facts.settingsToChange.map((i) => change.commands[i]!.title),
-  ]
+  const diff = rulesChange ? diffRulesets(facts.live, facts.desired) : []
+  const changedSettings = facts.settingsToChange.map((i) => change.commands[i]!.title)
   emit({ kind: 'step', host, step: 'loading the new ruleset' })
   const result = await session.run(changeStep(change, { ...settings, liveSum: facts.liveSum }).script)
   if (result.code !== 0) throw new HostError(result.stderr.trim() || `the change failed (exit ${result.code})`)
@@ -86,7 +84,7 @@ export async function changeHost(run: HostRun, change: Change): Promise<HostDone
     await session.run(restoreNowStep(settings.changeId, reason).script)
     throw new HostError(`${reason}; the previous ruleset was restored`)
   }
-  const done: HostDone = { kind: 'host-done', host, outcome: 'changed', backend: facts.backend, changes, changeId: settings.changeId }
+  const done: HostDone = { kind: 'host-done', host, outcome: 'changed', backend: facts.backend, diff, settings: changedSettings, changeId: settings.changeId }
   if (settings.confirmSec === null) return done
   emit({ kind: 'step', host, step: 'confirming over a fresh SSH connection' })
   const problem = await confirm(run, settings.confirmSec)

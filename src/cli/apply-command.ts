@@ -5,7 +5,7 @@ import { dryRunPlan, formatDryRun } from '../report/dry-run.ts'
 import { connectSpecs } from '../ssh/connect-spec.ts'
 import { newChangeId } from './change-id.ts'
 import { EXIT } from './exit-codes.ts'
-import { changeSettings, hostRun, workOnHosts, type ChangeOptions } from './host-work.ts'
+import { changeExitCode, changeSettings, hostRun, workOnHosts, type ChangeOptions } from './host-work.ts'
 import { loadBaselines, readInventory, selectHosts } from './load.ts'
 import type { Io } from './output.ts'
 
@@ -29,8 +29,8 @@ export async function applyCommand(options: ApplyOptions, io: Io): Promise<numbe
     return EXIT.ok
   }
 
-  const { code } = await workOnHosts('apply', specs, [...changes.keys()], options, io, (host, session, open, emit) =>
+  const results = await workOnHosts('apply', specs, [...changes.keys()], options, io, (host, session, open, emit) =>
     changeHost(hostRun(session, open, settings, emit, host), changes.get(host)!),
   )
-  return code
+  return changeExitCode(results)
 }

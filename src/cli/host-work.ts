@@ -46,7 +46,7 @@ export async function workOnHosts(
   options: ConnectionOptions,
   io: Io,
   work: (host: string, session: Session, open: (fresh: { connectTimeoutMs: number }) => Promise<Session>, emit: HostRun['emit']) => Promise<HostDone>,
-): Promise<{ results: HostDone[]; code: number }> {
+): Promise<HostDone[]> {
   // Loaded only for real runs: a dry run needs no SSH code at all.
   const { SshTransport, DEFAULT_SSH_OPTIONS } = await import('../ssh/ssh-transport.ts')
   const transport = new SshTransport({
@@ -65,11 +65,14 @@ export async function workOnHosts(
         work(host, session, ({ connectTimeoutMs }) => transport.open(specs.get(host)!, { fresh: true, connectTimeoutMs }), emit),
     )
     await reporter.finish(results)
-    const ok = results.every((r) => r.outcome === 'changed' || r.outcome === 'unchanged')
-    return { results, code: ok ? EXIT.ok : EXIT.hostFailed }
+    return results
   } finally {
     transport.closeAll()
   }
+}
+
+export function changeExitCode(results: readonly HostDone[]): number {
+  return results.every((r) => r.outcome === 'changed' || r.outcome === 'unchanged') ? EXIT.ok : EXIT.hostFailed
 }
 
 export function hostRun(

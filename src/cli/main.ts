@@ -3,6 +3,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { InputError, InputErrors } from '../inventory/errors.ts'
 import { applyCommand } from './apply-command.ts'
+import { auditCommand } from './audit-command.ts'
 import { historyCommand } from './history-command.ts'
 import { rollbackCommand } from './rollback-command.ts'
 import { EXIT } from './exit-codes.ts'
@@ -74,6 +75,16 @@ Exit status: 0 every host ok, 1 a host failed, 2 bad input (nothing changed), 3 
     .addOption(confirmTimeout())
     .addOption(keep())
     .action((opts) => run(rollbackCommand(opts, io)))
+
+  cli
+    .command('audit')
+    .description('read-only: per host, drift from the baseline, chains and rules no role owns, and conntrack (exit 3 on drift)')
+    .addOption(inventory())
+    .addOption(limit())
+    .addOption(json())
+    .addOption(concurrency())
+    .addOption(acceptNew())
+    .action((opts) => run(auditCommand(opts, io)))
 
   cli
     .command('history')

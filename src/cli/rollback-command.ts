@@ -11,7 +11,7 @@ import type { HostSpec } from '../inventory/types.ts'
 import { connectSpecs } from '../ssh/connect-spec.ts'
 import { CHANGE_ID, newChangeId } from './change-id.ts'
 import { EXIT } from './exit-codes.ts'
-import { changeSettings, hostRun, workOnHosts, type ChangeOptions } from './host-work.ts'
+import { changeExitCode, changeSettings, hostRun, workOnHosts, type ChangeOptions } from './host-work.ts'
 import { readInventory, selectHosts } from './load.ts'
 import type { Io } from './output.ts'
 
@@ -52,10 +52,10 @@ export async function rollbackCommand(options: RollbackOptions, io: Io): Promise
     return EXIT.ok
   }
 
-  const { code } = await workOnHosts('rollback', specs, [...byName.keys()], options, io, async (host, session, open, emit) => {
+  const results = await workOnHosts('rollback', specs, [...byName.keys()], options, io, async (host, session, open, emit) => {
     emit({ kind: 'step', host, step: 'reading the history' })
     const change = await rollbackChange(session, byName.get(host)!, options.to)
     return changeHost(hostRun(session, open, settings, emit, host), change)
   })
-  return code
+  return changeExitCode(results)
 }

@@ -15,16 +15,20 @@ export class DiffEntry {
     readonly line: string,
   ) {}
 
+  toJSON(): object {
+    return { table: this.table, chain: this.chain, kind: this.kind, line: this.line }
+  }
+
   toString(): string {
     const label: Record<DiffKind, string> = {
-      missing: '+ missing ',
-      extra: '- extra   ',
-      'out-of-order': '~ order   ',
-      policy: '~ policy  ',
-      'chain-missing': '+ chain   ',
-      'chain-extra': '- chain   ',
+      missing: '+ missing',
+      extra: '- extra',
+      'out-of-order': '~ order',
+      policy: '~ policy',
+      'chain-missing': '+ chain',
+      'chain-extra': '- chain',
     }
-    return `${this.table}/${this.chain}: ${label[this.kind]} ${this.line}`
+    return `${this.table}/${this.chain}: ${label[this.kind].padEnd(9)} ${this.line}`
   }
 }
 

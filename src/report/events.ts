@@ -1,7 +1,10 @@
+import type { ConntrackReport } from '../audit/conntrack.ts'
+import type { DiffEntry } from '../plan/diff.ts'
+
 // What a run tells the operator, as data. One formatter per output mode (terminal, plain lines,
 // JSON) turns these into text; the run itself never prints.
 
-export type Outcome = 'changed' | 'unchanged' | 'failed' | 'rolled-back'
+export type Outcome = 'changed' | 'unchanged' | 'failed' | 'rolled-back' | 'in-sync' | 'drift'
 
 export type RunEvent =
   | { readonly kind: 'host-start'; readonly host: string }
@@ -12,10 +15,16 @@ export type RunEvent =
       readonly outcome: Outcome
       // For people: why it failed, or what changed.
       readonly detail?: string
-      readonly changes?: readonly string[]
+      // What differs (apply: what was changed; audit: the drift), per table and chain.
+      readonly diff?: readonly DiffEntry[]
+      // Host settings outside netfilter that differ (e.g. "set net.ipv4.ip_forward = 1").
+      readonly settings?: readonly string[]
       readonly backend?: string
       // The id under which the host saved its previous ruleset (for rollback --to).
       readonly changeId?: string
+      // Audit: chains and rules no role owns, and the conntrack table.
+      readonly foreign?: readonly string[]
+      readonly conntrack?: ConntrackReport
     }
 
 export type HostDone = Extract<RunEvent, { kind: 'host-done' }>
@@ -27,7 +36,7 @@ export interface Reporter {
 }
 
 export function summarize(results: readonly HostDone[]): Record<Outcome, number> {
-  const counts: Record<Outcome, number> = { changed: 0, unchanged: 0, failed: 0, 'rolled-back': 0 }
+  const counts: Record<Outcome, number> = { changed: 0, unchanged: 0, failed: 0, 'rolled-back': 0, 'in-sync': 0, drift: 0 }
   for (const r of results) counts[r.outcome]++
   return counts
 }

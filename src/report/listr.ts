@@ -1,7 +1,9 @@
 // On a terminal: listr2, a line per host with its current step, all hosts at once.
 import { Listr, type ListrTaskWrapper } from 'listr2'
 import { type HostDone, type Reporter, type RunEvent } from './events.ts'
-import { summaryLine, type Write } from './plain.ts'
+import { outcomeLines, summaryLine, type Write } from './plain.ts'
+
+const differences = (done: HostDone) => (done.diff?.length ?? 0) + (done.settings?.length ?? 0)
 
 interface HostLine {
   task?: ListrTaskWrapper<unknown, never, never>
@@ -30,7 +32,8 @@ export class ListrReporter implements Reporter {
           const line = this.lines.get(host)!
           line.task = task
           const done = await line.done
-          const changes = done.changes?.length ? ` (${done.changes.length} difference${done.changes.length === 1 ? '' : 's'})` : ''
+          const n = differences(done)
+          const changes = n > 0 ? ` (${n} difference${n === 1 ? '' : 's'})` : ''
           task.title = `${host}: ${done.outcome}${changes}`
           if (done.outcome === 'failed' || done.outcome === 'rolled-back') throw new Error(done.detail ?? done.outcome)
         },
@@ -49,6 +52,8 @@ export class ListrReporter implements Reporter {
 
   async finish(results: readonly HostDone[]): Promise<void> {
     await this.running
+    // The live lines show progress; what changed or drifted is printed in full once all are done.
+    for (const done of results) if (differences(done) + (done.foreign?.length ?? 0) > 0 || done.conntrack) outcomeLines(done).forEach((l) => this.write(l))
     this.write(summaryLine(results, this.verb))
   }
 }

@@ -1,19 +1,26 @@
 // One line per event, for logs, cron and CI (no terminal, or CI set).
+import { formatConntrack } from '../audit/conntrack.ts'
 import { summarize, type HostDone, type Reporter, type RunEvent } from './events.ts'
 
 export type Write = (text: string) => void
 
 export function outcomeLines(done: HostDone): string[] {
-  const head = `${done.host}: ${done.outcome}${done.detail ? `: ${done.detail}` : ''}`
-  return [head, ...(done.changes ?? []).map((c) => `    ${c}`)]
+  const head = `${done.host}: ${done.outcome.replace('-', ' ')}${done.detail ? `: ${done.detail}` : ''}`
+  return [
+    head,
+    ...(done.diff ?? []).map((d) => `    ${d}`),
+    ...(done.settings ?? []).map((s) => `    setting: ${s}`),
+    ...(done.foreign ?? []).map((f) => `    foreign: ${f}`),
+    ...(done.conntrack ? [`    ${formatConntrack(done.conntrack)}`] : []),
+  ]
 }
 
 export function summaryLine(results: readonly HostDone[], verb = 'applied'): string {
   const counts = summarize(results)
-  const failed = results.filter((r) => r.outcome === 'failed' || r.outcome === 'rolled-back').map((r) => r.host)
+  const failed = results.filter((r) => r.outcome === 'failed' || r.outcome === 'rolled-back' || r.outcome === 'drift').map((r) => r.host)
   const parts = Object.entries(counts)
     .filter(([, n]) => n > 0)
-    .map(([k, n]) => `${n} ${k}`)
+    .map(([k, n]) => `${n} ${k.replace('-', ' ')}`)
   return `${verb} ${results.length} host${results.length === 1 ? '' : 's'}: ${parts.join(', ') || 'nothing to do'}${failed.length ? ` (${failed.join(', ')})` : ''}`
 }
 

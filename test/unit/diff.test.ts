@@ -59,8 +59,8 @@ describe('drift', () => {
     const live = parseSave('*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:f2b-sshd - [0:0]\nCOMMIT')
     const want = save([])
     expect(diffRulesets(live, want).map(String)).toEqual([
-      'filter/INPUT: ~ policy   :INPUT DROP -> :INPUT ACCEPT',
-      'filter/f2b-sshd: - chain    :f2b-sshd -',
+      'filter/INPUT: ~ policy  :INPUT DROP -> :INPUT ACCEPT',
+      'filter/f2b-sshd: - chain   :f2b-sshd -',
     ])
   })
 })

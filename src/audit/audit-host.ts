@@ -1,0 +1,55 @@
+// One host's audit: read-only. It reads the live ruleset, the baseline in the host's normal form,
+// the host settings and conntrack; it never writes, never locks, never arms a timer.
+import { gatherFacts } from '../apply/apply-host.ts'
+import type { Change } from '../apply/change.ts'
+import { diffRulesets } from '../plan/diff.ts'
+import { separateForeign } from '../plan/foreign.ts'
+import { section, parseSections } from '../remote/sections.ts'
+import type { Step } from '../remote/scripts.ts'
+import { HostError, type Session } from '../remote/transport.ts'
+import type { HostDone, RunEvent } from '../report/events.ts'
+import { parseConntrack, type ConntrackReport } from './conntrack.ts'
+
+export function conntrackStep(): Step {
+  const proc = '/proc/sys/net/netfilter'
+  return {
+    title: 'read the conntrack table',
+    script: [
+      section('count', `cat ${proc}/nf_conntrack_count 2>/dev/null || echo 0`),
+      section('max', `cat ${proc}/nf_conntrack_max 2>/dev/null || echo 0`),
+      section('entries', 'conntrack -L 2>/dev/null || cat /proc/net/nf_conntrack 2>/dev/null'),
+    ].join('\n'),
+  }
+}
+
+export async function readConntrack(session: Session, internal: string | undefined): Promise<ConntrackReport> {
+  const result = await session.run(conntrackStep().script)
+  if (result.code !== 0) throw new HostError(`reading conntrack failed: ${result.stderr.trim()}`)
+  const text = parseSections(result.stdout).text
+  return {
+    count: Number(text.get('count')?.trim() || 0),
+    max: Number(text.get('max')?.trim() || 0),
+    flows: parseConntrack(text.get('entries') ?? '', internal),
+  }
+}
+
+export async function auditHost(session: Session, change: Change, emit: (e: RunEvent) => void): Promise<HostDone> {
+  const host = change.host.name
+  emit({ kind: 'step', host, step: 'reading the live ruleset' })
+  const facts = await gatherFacts(session, change)
+  const { owned, foreign } = separateForeign(facts.live, facts.desired)
+  const diff = diffRulesets(owned, facts.desired)
+  const settings = facts.settingsToChange.map((i) => change.commands[i]!.title)
+  emit({ kind: 'step', host, step: 'reading conntrack' })
+  const conntrack = await readConntrack(session, change.host.network.internal)
+  return {
+    kind: 'host-done',
+    host,
+    outcome: diff.length + settings.length > 0 ? 'drift' : 'in-sync',
+    backend: facts.backend,
+    diff,
+    settings,
+    foreign: foreign.map((f) => `${f.table}${f.chain ? `/${f.chain}` : ''}: ${f.line}`),
+    conntrack,
+  }
+}

@@ -1,0 +1,25 @@
+// fleet audit: read-only drift, foreign rules and conntrack, per host. Exit status tells a script
+// what it found: 0 all in sync, 3 drift, 1 a host could not be audited.
+import { changeOf } from '../apply/change.ts'
+import { auditHost } from '../audit/audit-host.ts'
+import { connectSpecs } from '../ssh/connect-spec.ts'
+import { EXIT } from './exit-codes.ts'
+import { workOnHosts, type ConnectionOptions } from './host-work.ts'
+import { loadBaselines, readInventory, selectHosts } from './load.ts'
+import type { Io } from './output.ts'
+
+export interface AuditOptions extends ConnectionOptions {
+  readonly inventory: string
+  readonly limit?: string[]
+}
+
+export async function auditCommand(options: AuditOptions, io: Io): Promise<number> {
+  const inventory = readInventory(options.inventory)
+  const hosts = selectHosts(inventory, options.limit)
+  const changes = new Map((await loadBaselines(inventory, hosts)).map((b) => [b.host.name, changeOf(b)]))
+  const results = await workOnHosts('audit', connectSpecs(inventory), [...changes.keys()], options, io, (host, session, _open, emit) =>
+    auditHost(session, changes.get(host)!, emit),
+  )
+  if (results.some((r) => r.outcome === 'failed')) return EXIT.hostFailed
+  return results.some((r) => r.outcome === 'drift') ? EXIT.drift : EXIT.ok
+}
