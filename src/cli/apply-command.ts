@@ -6,18 +6,20 @@ import { connectSpecs } from '../ssh/connect-spec.ts'
 import { newChangeId } from './change-id.ts'
 import { EXIT } from './exit-codes.ts'
 import { changeExitCode, changeSettings, hostRun, workOnHosts, type ChangeOptions } from './host-work.ts'
-import { loadBaselines, readInventory, selectHosts } from './load.ts'
+import { inquirerPrompts } from './inquirer-prompts.ts'
+import { loadBaselines, readInventory } from './load.ts'
 import type { Io } from './output.ts'
+import { Cancelled } from './picker.ts'
+import { preview, previewLine } from './preview.ts'
+import { chooseHosts, type SelectionOptions } from './selection.ts'
 
-export interface ApplyOptions extends ChangeOptions {
+export interface ApplyOptions extends ChangeOptions, SelectionOptions {
   readonly inventory: string
-  readonly limit?: string[]
-  readonly dryRun?: boolean
 }
 
 export async function applyCommand(options: ApplyOptions, io: Io): Promise<number> {
   const inventory = readInventory(options.inventory)
-  const hosts = selectHosts(inventory, options.limit)
+  const { hosts, prompts } = await chooseHosts(inventory, options, io, inquirerPrompts)
   const baselines = await loadBaselines(inventory, hosts)
   const specs = connectSpecs(inventory)
   const settings = changeSettings(options, newChangeId())
@@ -27,6 +29,14 @@ export async function applyCommand(options: ApplyOptions, io: Io): Promise<numbe
     const plan = dryRunPlan([...changes.values()], specs, settings)
     io.out(options.json ? JSON.stringify({ command: 'apply', dryRun: true, changeId: settings.changeId, hosts: plan }, null, 2) : formatDryRun(plan))
     return EXIT.ok
+  }
+
+  if (prompts) {
+    const previewed = await preview(specs, [...changes.keys()], options, io, async (host) => changes.get(host)!)
+    io.out('What will change:')
+    previewed.forEach((done) => io.out(previewLine(done)))
+    const n = changes.size
+    if (!(await prompts.confirm({ message: `Apply to ${n} host${n === 1 ? '' : 's'}?`, default: false }))) throw new Cancelled()
   }
 
   const results = await workOnHosts('apply', specs, [...changes.keys()], options, io, (host, session, open, emit) =>

@@ -5,17 +5,18 @@ import { auditHost } from '../audit/audit-host.ts'
 import { connectSpecs } from '../ssh/connect-spec.ts'
 import { EXIT } from './exit-codes.ts'
 import { workOnHosts, type ConnectionOptions } from './host-work.ts'
-import { loadBaselines, readInventory, selectHosts } from './load.ts'
+import { inquirerPrompts } from './inquirer-prompts.ts'
+import { loadBaselines, readInventory } from './load.ts'
 import type { Io } from './output.ts'
+import { chooseHosts, type SelectionOptions } from './selection.ts'
 
-export interface AuditOptions extends ConnectionOptions {
+export interface AuditOptions extends ConnectionOptions, SelectionOptions {
   readonly inventory: string
-  readonly limit?: string[]
 }
 
 export async function auditCommand(options: AuditOptions, io: Io): Promise<number> {
   const inventory = readInventory(options.inventory)
-  const hosts = selectHosts(inventory, options.limit)
+  const { hosts } = await chooseHosts(inventory, options, io, inquirerPrompts)
   const changes = new Map((await loadBaselines(inventory, hosts)).map((b) => [b.host.name, changeOf(b)]))
   const results = await workOnHosts('audit', connectSpecs(inventory), [...changes.keys()], options, io, (host, session, _open, emit) =>
     auditHost(session, changes.get(host)!, emit),

@@ -12,6 +12,7 @@ import type { Io } from './output.ts'
 export interface HistoryOptions extends ConnectionOptions {
   readonly inventory: string
   readonly limit?: string[]
+  readonly role?: string[]
 }
 
 function formatEntry(e: HistoryEntry): string {
@@ -21,7 +22,7 @@ function formatEntry(e: HistoryEntry): string {
 
 export async function historyCommand(options: HistoryOptions, io: Io): Promise<number> {
   const inventory = readInventory(options.inventory)
-  const hosts = selectHosts(inventory, options.limit)
+  const hosts = selectHosts(inventory, options.limit, options.role)
   const specs = connectSpecs(inventory)
   const { SshTransport, DEFAULT_SSH_OPTIONS } = await import('../ssh/ssh-transport.ts')
   const transport = new SshTransport({ ...DEFAULT_SSH_OPTIONS, acceptNewHostKeys: Boolean(options.acceptNewHostKeys) })

@@ -12,6 +12,8 @@ import { reporterFor, type Io } from './output.ts'
 
 export interface ConnectionOptions {
   readonly json?: boolean
+  // Print nothing (the picker's preview reads hosts before asking).
+  readonly quiet?: boolean
   readonly concurrency: number
   readonly acceptNewHostKeys?: boolean
 }
@@ -54,7 +56,7 @@ export async function workOnHosts(
     commandTimeoutSec: COMMAND_TIMEOUT_SEC,
     acceptNewHostKeys: Boolean(options.acceptNewHostKeys),
   })
-  const reporter = reporterFor(io, options, command, hosts)
+  const reporter = options.quiet ? { event: () => {}, finish: () => {} } : reporterFor(io, options, command, hosts)
   const emit: HostRun['emit'] = (e) => reporter.event(e)
   try {
     const results = await runOnHosts(

@@ -22,8 +22,19 @@ function patternMatches(pattern: string, name: string): boolean {
   return re.test(name)
 }
 
-// --limit takes host names, role names and * patterns, comma-separated, like Ansible's --limit.
-export function selectHosts(inventory: Inventory, limit: readonly string[] | undefined): HostSpec[] {
+// --limit takes host names, role names and * patterns, comma-separated, like Ansible's --limit;
+// --role takes role names. Both given: hosts that match both.
+export function selectHosts(inventory: Inventory, limit: readonly string[] | undefined, role?: readonly string[]): HostSpec[] {
+  const roles = (role ?? []).flatMap((r) => r.split(',')).map((r) => r.trim()).filter(Boolean)
+  const unknown = roles.filter((r) => !inventory.hosts.some((h) => h.role === r))
+  if (unknown.length > 0) {
+    throw new InputError(`--role ${unknown.join(',')}: no host has that role (roles: ${[...new Set(inventory.hosts.map((h) => h.role))].join(', ')})`)
+  }
+  const byRole = roles.length > 0 ? inventory.hosts.filter((h) => roles.includes(h.role)) : [...inventory.hosts]
+  return byLimit({ ...inventory, hosts: byRole }, limit)
+}
+
+function byLimit(inventory: Inventory, limit: readonly string[] | undefined): HostSpec[] {
   if (!limit || limit.length === 0) return [...inventory.hosts]
   const patterns = limit.flatMap((l) => l.split(',')).map((p) => p.trim()).filter(Boolean)
   const unmatched = patterns.filter((p) => !inventory.hosts.some((h) => patternMatches(p, h.name) || patternMatches(p, h.role)))

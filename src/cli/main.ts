@@ -8,6 +8,7 @@ import { historyCommand } from './history-command.ts'
 import { rollbackCommand } from './rollback-command.ts'
 import { EXIT } from './exit-codes.ts'
 import { processIo, type Io } from './output.ts'
+import { Cancelled } from './picker.ts'
 
 function positiveInt(value: string): number {
   const n = Number(value)
@@ -33,6 +34,8 @@ Exit status: 0 every host ok, 1 a host failed, 2 bad input (nothing changed), 3 
 
   const inventory = () => new Option('-i, --inventory <file>', 'the inventory YAML file').makeOptionMandatory()
   const limit = () => new Option('-l, --limit <names>', 'only these hosts or roles (comma-separated, * patterns; repeatable)').argParser(collect)
+  const role = () => new Option('-r, --role <names>', 'only hosts with these roles (comma-separated; repeatable)').argParser(collect)
+  const yes = () => new Option('-y, --yes', 'no prompts on a terminal: act on the selection, or on every host')
   const json = () => new Option('--json', 'print one JSON document with every host and its outcome')
   const concurrency = () => new Option('-c, --concurrency <n>', 'hosts worked on at once (sshd drops unauthenticated connections beyond MaxStartups, 10 by default)')
     .argParser(positiveInt)
@@ -52,6 +55,8 @@ Exit status: 0 every host ok, 1 a host failed, 2 bad input (nothing changed), 3 
     .description("bring every selected host to its role's baseline (one atomic iptables-restore per host)")
     .addOption(inventory())
     .addOption(limit())
+    .addOption(role())
+    .addOption(yes())
     .option('-n, --dry-run', 'print, per host, every command an apply would run, without connecting')
     .addOption(json())
     .addOption(concurrency())
@@ -66,6 +71,8 @@ Exit status: 0 every host ok, 1 a host failed, 2 bad input (nothing changed), 3 
     .description('restore, on each selected host, the ruleset saved before its newest change (or before change --to ID)')
     .addOption(inventory())
     .addOption(limit())
+    .addOption(role())
+    .addOption(yes())
     .option('--to <id>', 'restore the ruleset that was live before change ID (see fleet history)')
     .option('-n, --dry-run', 'print the commands a rollback would run, without connecting')
     .addOption(json())
@@ -81,6 +88,8 @@ Exit status: 0 every host ok, 1 a host failed, 2 bad input (nothing changed), 3 
     .description('read-only: per host, drift from the baseline, chains and rules no role owns, and conntrack (exit 3 on drift)')
     .addOption(inventory())
     .addOption(limit())
+    .addOption(role())
+    .addOption(yes())
     .addOption(json())
     .addOption(concurrency())
     .addOption(acceptNew())
@@ -91,6 +100,7 @@ Exit status: 0 every host ok, 1 a host failed, 2 bad input (nothing changed), 3 
     .description('list the changes saved on each selected host, with their ids, status and what they applied')
     .addOption(inventory())
     .addOption(limit())
+    .addOption(role())
     .addOption(json())
     .addOption(concurrency())
     .addOption(acceptNew())
@@ -113,6 +123,10 @@ function reportError(error: unknown, io: Io): number {
   if (error instanceof CommanderError) {
     // --help and --version end here too, with status 0.
     return error.exitCode === 0 ? EXIT.ok : EXIT.badInput
+  }
+  if (error instanceof Cancelled) {
+    io.err(`fleet: ${error.message}`)
+    return EXIT.interrupted
   }
   if (error instanceof InputErrors) {
     error.errors.forEach((e) => io.err(`fleet: ${e}`))

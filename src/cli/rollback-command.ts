@@ -12,14 +12,16 @@ import { connectSpecs } from '../ssh/connect-spec.ts'
 import { CHANGE_ID, newChangeId } from './change-id.ts'
 import { EXIT } from './exit-codes.ts'
 import { changeExitCode, changeSettings, hostRun, workOnHosts, type ChangeOptions } from './host-work.ts'
-import { readInventory, selectHosts } from './load.ts'
+import { inquirerPrompts } from './inquirer-prompts.ts'
+import { readInventory } from './load.ts'
 import type { Io } from './output.ts'
+import { Cancelled } from './picker.ts'
+import { preview, previewLine } from './preview.ts'
+import { chooseHosts, type SelectionOptions } from './selection.ts'
 
-export interface RollbackOptions extends ChangeOptions {
+export interface RollbackOptions extends ChangeOptions, SelectionOptions {
   readonly inventory: string
-  readonly limit?: string[]
   readonly to?: string
-  readonly dryRun?: boolean
 }
 
 async function rollbackChange(session: Session, host: HostSpec, to: string | undefined): Promise<Change> {
@@ -36,7 +38,7 @@ export async function rollbackCommand(options: RollbackOptions, io: Io): Promise
     throw new InputError(`--to ${options.to}: expected a change id like 20261126T013000.123Z-9f3a (see fleet history)`)
   }
   const inventory = readInventory(options.inventory)
-  const hosts = selectHosts(inventory, options.limit)
+  const { hosts, prompts } = await chooseHosts(inventory, options, io, inquirerPrompts)
   const specs = connectSpecs(inventory)
   const settings = changeSettings(options, newChangeId())
   const byName = new Map(hosts.map((h) => [h.name, h]))
@@ -50,6 +52,14 @@ export async function rollbackCommand(options: RollbackOptions, io: Io): Promise
     const plan = dryRunPlan(hosts.map(placeholder), specs, settings).map((h) => ({ ...h, steps: [historyStep(), ...h.steps] }))
     io.out(options.json ? JSON.stringify({ command: 'rollback', dryRun: true, changeId: settings.changeId, hosts: plan }, null, 2) : formatDryRun(plan))
     return EXIT.ok
+  }
+
+  if (prompts) {
+    const previewed = await preview(specs, [...byName.keys()], options, io, (host, session) => rollbackChange(session, byName.get(host)!, options.to))
+    io.out('What a rollback will change:')
+    previewed.forEach((done) => io.out(previewLine(done)))
+    const n = byName.size
+    if (!(await prompts.confirm({ message: `Roll back ${n} host${n === 1 ? '' : 's'}?`, default: false }))) throw new Cancelled()
   }
 
   const results = await workOnHosts('rollback', specs, [...byName.keys()], options, io, async (host, session, open, emit) => {

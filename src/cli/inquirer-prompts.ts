@@ -1,0 +1,24 @@
+// The real prompts: @inquirer/prompts, with Esc as well as Ctrl-C ending the run.
+import { emitKeypressEvents } from 'node:readline'
+import { Cancelled, type Prompts } from './picker.ts'
+
+function cancellable<T>(ask: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const abort = new AbortController()
+  const onKey = (_: string, key?: { name?: string }) => key?.name === 'escape' && abort.abort()
+  emitKeypressEvents(process.stdin)
+  process.stdin.on('keypress', onKey)
+  return ask(abort.signal)
+    .catch((error: Error) => {
+      if (error.name === 'ExitPromptError' || error.name === 'AbortPromptError') throw new Cancelled()
+      throw error
+    })
+    .finally(() => process.stdin.off('keypress', onKey))
+}
+
+export async function inquirerPrompts(): Promise<Prompts> {
+  const { checkbox, confirm } = await import('@inquirer/prompts')
+  return {
+    checkbox: (config) => cancellable((signal) => checkbox({ ...config, choices: [...config.choices] }, { signal })),
+    confirm: (config) => cancellable((signal) => confirm(config, { signal })),
+  }
+}
