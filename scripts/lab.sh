@@ -56,6 +56,7 @@ down() {
   for ns in $(lab_namespaces); do ip netns del "$ns" 2>/dev/null || true; done
   ip link del "$WAN_BR" 2>/dev/null || true
   ip route del unreachable 203.0.113.0/24 2>/dev/null || true
+  ip -6 route del unreachable 2001:db8::/32 2>/dev/null || true
   if id "$LAB_USER" >/dev/null 2>&1; then userdel "$LAB_USER" 2>/dev/null || true; fi
   rm -f /etc/sudoers.d/fleet-lab
   rm -rf "$LAB"
@@ -76,7 +77,10 @@ wire() {
   ip link add "$peer" type veth peer name "tmp$$${ifname}"
   ip link set "tmp$$${ifname}" netns "${NS}${host}"
   ip -n "${NS}${host}" link set "tmp$$${ifname}" name "$ifname"
-  ip -n "${NS}${host}" addr add "$addr" dev "$ifname"
+  case $addr in
+    *:*) ip -n "${NS}${host}" addr add "$addr" dev "$ifname" nodad ;;
+    *) ip -n "${NS}${host}" addr add "$addr" dev "$ifname" ;;
+  esac
   ip -n "${NS}${host}" link set "$ifname" up
   if [ "$bridge" = "$WAN_BR" ]; then
     ip link set "$peer" master "$WAN_BR" up
@@ -176,12 +180,20 @@ internal_server() {
   record_host_key "$host" "$addr"
 }
 
+# WAN servers have an IPv6 address (2001:db8:0:1::1:N) and, while the /24 lasts, an IPv4 one:
+# IPv6 is what lets a scale run go past the 244 IPv4 addresses the WAN side has room for.
 wan_server() {
-  local host=$1 addr=$2
+  local host=$1 i=$2 v6="2001:db8:0:1::1:$2"
   add_ns "$host"
-  wire "$host" eth0 "$WAN_BR" "$addr/24"
+  if [ "$i" -le 244 ]; then
+    wire "$host" eth0 "$WAN_BR" "198.51.100.$((9 + i))/24"
+    ip -n "${NS}${host}" addr add "$v6/64" dev eth0 nodad
+  else
+    wire "$host" eth0 "$WAN_BR" "$v6/64"
+  fi
   start_sshd "$host"
-  record_host_key "$host" "$addr"
+  [ "$i" -gt 244 ] || record_host_key "$host" "198.51.100.$((9 + i))"
+  record_host_key "$host" "$v6"
 }
 
 wait_for_ssh() {
@@ -208,7 +220,7 @@ up() {
     esac
   done
   [ "$servers" -le 235 ] || die "--servers: at most 235 fit on 203.0.113.20-254"
-  [ "$wan_servers" -le 244 ] || die "--wan-servers: at most 244 fit on 198.51.100.10-253"
+  [ "$wan_servers" -le 2000 ] || die "--wan-servers: at most 2000"
   need_root
   install_packages
   QUIET=1 down
@@ -222,8 +234,10 @@ up() {
   # through router01, as on the real network (and never out of the machine's own uplink).
   ip link add "$WAN_BR" type bridge
   ip addr add 198.51.100.1/24 dev "$WAN_BR"
+  ip addr add 2001:db8:0:1::1/64 dev "$WAN_BR" nodad
   ip link set "$WAN_BR" up
   ip route add unreachable 203.0.113.0/24
+  ip -6 route add unreachable 2001:db8::/32 2>/dev/null || true
   ip netns add "$SWITCH"
   ip -n "$SWITCH" link add "$LAN_BR" type bridge
   ip -n "$SWITCH" link set "$LAN_BR" up
@@ -248,12 +262,12 @@ up() {
   start_services web02 --tcp 80
 
   for i in $(seq 1 "$servers"); do internal_server "$(printf 'srv%03d' "$i")" "203.0.113.$((19 + i))"; done
-  for i in $(seq 1 "$wan_servers"); do wan_server "$(printf 'wan%03d' "$i")" "198.51.100.$((9 + i))"; done
+  for i in $(seq 1 "$wan_servers"); do wan_server "$(printf 'wan%03d' "$i")" "$i"; done
 
   wait_for_ssh
   log "up: router01 198.51.100.2 (LAN 203.0.113.1), web01 203.0.113.11, web02 203.0.113.12, internet 198.51.100.254"
   [ "$servers" = 0 ] || log "     $servers more internal servers from 203.0.113.20"
-  [ "$wan_servers" = 0 ] || log "     $wan_servers servers on the WAN bridge from 198.51.100.10"
+  [ "$wan_servers" = 0 ] || log "     $wan_servers servers on the WAN bridge: 198.51.100.10 and up, and 2001:db8:0:1::1:1 and up"
   log "     operator key and known_hosts in $LAB/operator; try: npx fleet apply -i inventory/lab.yaml"
 }
 

@@ -3,6 +3,8 @@
 // loader turns the explanation into a file:line:col error. Nothing here is lenient on purpose:
 // a value that passes must be safe to place in a shell word and in an iptables-restore line as is.
 
+import { isIPv6 } from 'node:net'
+
 export type Problem = string | null
 
 const IPV4_OCTET = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/
@@ -77,8 +79,13 @@ export function checkHostName(value: string): Problem {
   return null
 }
 
-// An SSH target: an IPv4 address or a DNS name. IPv6 literals are not yet supported.
+export function checkIPv6(value: string): Problem {
+  return isIPv6(value) && /^[0-9A-Fa-f:.]+$/.test(value) ? null : `expected an IPv6 address like 2001:db8::1, got "${value}"`
+}
+
+// An SSH target: an IPv4 or IPv6 address, or a DNS name.
 export function checkAddress(value: string): Problem {
+  if (value.includes(':')) return checkIPv6(value)
   if (/^[\d.]+$/.test(value)) return checkIPv4(value)
   return checkHostName(value) === null ? null : `expected an IPv4 address or DNS name, got "${value}"`
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { checkCidr, checkIPv4, checkInterface, checkPort, checkHostName, cidrContains } from '../../src/net/values.ts'
+import { checkAddress, checkCidr, checkIPv4, checkInterface, checkPort, checkHostName, cidrContains } from '../../src/net/values.ts'
 import { quote, sh } from '../../src/shell/quote.ts'
 
 describe('inventory values', () => {
@@ -78,4 +78,15 @@ describe('POSIX quoting', () => {
   it('quotes every interpolated value as one word', () => {
     expect(sh`sysctl -n ${'net.ipv4.ip_forward'} ${"x'; reboot"}`).toBe(`sysctl -n net.ipv4.ip_forward 'x'\\''; reboot'`)
   })
+})
+
+describe('SSH addresses', () => {
+  it.each([
+    ['198.51.100.2', true],
+    ['2001:db8:0:1::1:7', true],
+    ['router01.example.org', true],
+    ['2001:db8::zz', false],
+    ['fe80::1%eth0', false],
+    ['10.0.0.300', false],
+  ])('%j valid=%s', (value, ok) => expect(checkAddress(value) === null).toBe(ok))
 })
