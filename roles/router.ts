@@ -1,13 +1,13 @@
 // router01 of the seed: a NAT router run semi-stateless. Everything that does not need NAT is
 // marked NOTRACK in the raw table, so conntrack only holds the LAN's outbound egress flows.
 import type { Role } from '../src/roles/types.ts'
-import { inputAllow } from './common/input-allow.ts'
+import { inputAllow, inputAllow6 } from './common/input-allow.ts'
 
 const router: Role = {
   description: 'NAT router: untracked web service, masqueraded LAN egress, locked-down FORWARD and INPUT',
 
   tasks(ctx) {
-    const { iptables, rules, need, sysctl } = ctx
+    const { iptables, ip6tables, rules, need, sysctl } = ctx
     const wan = need('wan.interface')
     const lan = need('lan.interface')
     const publicAddress = need('wan.address')
@@ -50,6 +50,14 @@ const router: Role = {
       inputAllow(ctx, wan),
       rules('drop everything else', [iptables`-A INPUT -j DROP`]),
       sysctl('net.ipv4.ip_forward', 1),
+
+      // IPv6: the same services and shared rules; nothing is forwarded unless a role says so.
+      rules('accept the services the router exposes (IPv6)', [
+        services.tcp.length > 0 ? [ip6tables`-A INPUT -p tcp -m multiport --dports ${services.tcp} -j ACCEPT`] : [],
+        services.udp.length > 0 ? [ip6tables`-A INPUT -p udp -m multiport --dports ${services.udp} -j ACCEPT`] : [],
+      ]),
+      inputAllow6(ctx, wan),
+      rules('drop everything else (IPv6)', [ip6tables`-A INPUT -j DROP`, ip6tables`-A FORWARD -j DROP`]),
     ]
   },
 }

@@ -124,7 +124,7 @@ function run(command: string, args: readonly string[], options: { input?: string
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'ignore', 'pipe'], env: { ...process.env, CI: 'true' } })
     let stderr = ''
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()))
     child.stdin?.end(options.input)
     child.on('error', reject)
     child.on('close', (code) => {

@@ -16,11 +16,11 @@ for (const port of list('--tcp')) {
     const body = `${name}:${port}\n`
     // Answer as HTTP/1.0 so both curl and nc can talk to it; do not wait for a request.
     socket.end(`HTTP/1.0 200 OK\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`)
-  }).listen(port, '0.0.0.0')
+  }).listen(port, '::') // IPv6 and IPv4 alike
 }
 
 for (const port of list('--udp')) {
-  const socket = createSocket('udp4')
+  const socket = createSocket('udp6')
   socket.on('message', (_msg, peer) => socket.send(`${name}:${port}\n`, peer.port, peer.address))
-  socket.bind(port, '0.0.0.0')
+  socket.bind(port, '::')
 }

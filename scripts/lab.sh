@@ -90,6 +90,11 @@ wire() {
   fi
 }
 
+# An IPv6 address besides the IPv4 one (2001:db8::/32 only; no duplicate address detection wait).
+v6() {
+  ip -n "${NS}$1" addr add "$3" dev "$2" nodad
+}
+
 operator_key() {
   mkdir -p "$LAB/operator" "$LAB/authorized_keys"
   ssh-keygen -q -t ed25519 -N '' -C fleet-lab-operator -f "$LAB/operator/id_ed25519"
@@ -244,21 +249,29 @@ up() {
 
   add_ns internet
   wire internet eth0 "$WAN_BR" 198.51.100.254/24
+  v6 internet eth0 2001:db8:0:1::254/64
   start_sshd internet
   start_services internet --tcp 80,443,8080 --udp 53
 
   add_ns router01
   wire router01 eth0 "$WAN_BR" 198.51.100.2/24
   wire router01 eth1 "$LAN_BR" 203.0.113.1/24
+  v6 router01 eth0 2001:db8:0:1::2/64
+  v6 router01 eth1 2001:db8:0:2::1/64
   ip -n "${NS}router01" route add default via 198.51.100.254
+  ip -n "${NS}router01" -6 route add default via 2001:db8:0:1::254
   start_sshd router01
   record_host_key router01 198.51.100.2
   record_host_key router01 203.0.113.1
   start_services router01 --tcp 80,443
 
   internal_server web01 203.0.113.11
+  v6 web01 eth0 2001:db8:0:2::11/64
+  ip -n "${NS}web01" -6 route add default via 2001:db8:0:2::1
   start_services web01 --tcp 80
   internal_server web02 203.0.113.12
+  v6 web02 eth0 2001:db8:0:2::12/64
+  ip -n "${NS}web02" -6 route add default via 2001:db8:0:2::1
   start_services web02 --tcp 80
 
   for i in $(seq 1 "$servers"); do internal_server "$(printf 'srv%03d' "$i")" "203.0.113.$((19 + i))"; done

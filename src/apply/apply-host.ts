@@ -1,7 +1,7 @@
 // One host's change: facts, compare in the kernel's normal form, then (only if needed) lock, save,
 // test, load, verify, and confirm over a fresh connection before the host's timer undoes it.
 // With apply/run.ts, the only code that changes hosts.
-import { diffRulesets } from '../plan/diff.ts'
+import { diffRulesets, type DiffEntry } from '../plan/diff.ts'
 import { managedTablesEqual, parseSave, type SavedRuleset } from '../plan/normal-form.ts'
 import { EXIT_TOO_LATE } from '../remote/host-state.ts'
 import { changeStep, confirmStep, factsStep, restoreNowStep, type ChangeSettings } from '../remote/scripts.ts'
@@ -15,6 +15,8 @@ export interface HostFacts {
   readonly live: SavedRuleset
   readonly liveSum: string
   readonly desired: SavedRuleset
+  // Present when the change manages IPv6 and the host has it.
+  readonly v6?: { readonly live: SavedRuleset; readonly desired: SavedRuleset }
   // Indexes of the change's host settings that differ from what it wants.
   readonly settingsToChange: readonly number[]
 }
@@ -25,11 +27,16 @@ export function readFacts(change: Change, sections: Sections): HostFacts {
   if (sections.status.get('desired') !== 0) {
     throw new HostError(`the host's iptables rejects the new ruleset, nothing changed: ${restoreError(text('desired'), change.document)}`)
   }
+  const v6 = change.document6 !== undefined && text('ipv6').trim() === 'yes'
+  if (v6 && sections.status.get('desired6') !== 0) {
+    throw new HostError(`the host's ip6tables rejects the new IPv6 ruleset, nothing changed: ${restoreError(text('desired6'), change.document6!)}`)
+  }
   return {
     backend: /\((nf_tables|legacy)\)/.exec(text('backend'))?.[1] ?? 'unknown',
     live: parseSave(text('live')),
     liveSum: text('live-sum').trim(),
     desired: parseSave(text('desired')),
+    ...(v6 && { v6: { live: parseSave(text('live6')), desired: parseSave(text('desired6')) } }),
     settingsToChange: change.commands.flatMap((c, i) => (text(`check-${i}`).trim() === c.want ? [] : [i])),
   }
 }
@@ -57,29 +64,48 @@ export interface HostRun {
   readonly openFresh: (connectTimeoutMs: number) => Promise<Session>
   readonly settings: Omit<ChangeSettings, 'liveSum'>
   readonly emit: (e: RunEvent) => void
-  readonly keepCopy: (changeId: string, savedRuleset: string) => void
+  readonly keepCopy: (changeId: string, saved: { v4: string; v6?: string }) => void
 }
 
-export async function changeHost(run: HostRun, change: Change): Promise<HostDone> {
-  const host = change.host.name
+// What differs between the live rulesets and the change's, both families.
+export function factsDiff(facts: HostFacts): DiffEntry[] {
+  return [...diffRulesets(facts.live, facts.desired), ...(facts.v6 ? diffRulesets(facts.v6.live, facts.v6.desired, 'ipv6') : [])]
+}
+
+export function rulesetsEqual(facts: HostFacts): boolean {
+  return managedTablesEqual(facts.live, facts.desired) && (!facts.v6 || managedTablesEqual(facts.v6.live, facts.v6.desired))
+}
+
+// A host without IPv6 is not an error: its change leaves ip6tables out.
+function forHost(change: Change, facts: HostFacts): Change {
+  if (facts.v6 || change.document6 === undefined) return change
+  const { document6: _none, ...v4only } = change
+  return v4only
+}
+
+export async function changeHost(run: HostRun, wanted: Change): Promise<HostDone> {
+  const host = wanted.host.name
   const { session, settings, emit } = run
   emit({ kind: 'step', host, step: 'reading the live ruleset' })
-  const facts = await gatherFacts(session, change)
-  const rulesChange = !managedTablesEqual(facts.live, facts.desired)
+  const facts = await gatherFacts(session, wanted)
+  const change = forHost(wanted, facts)
+  const rulesChange = !rulesetsEqual(facts)
   if (!rulesChange && facts.settingsToChange.length === 0) {
     return { kind: 'host-done', host, outcome: 'unchanged', backend: facts.backend }
   }
-  const diff = rulesChange ? diffRulesets(facts.live, facts.desired) : []
+  const diff = rulesChange ? factsDiff(facts) : []
   const changedSettings = facts.settingsToChange.map((i) => change.commands[i]!.title)
   emit({ kind: 'step', host, step: 'loading the new ruleset' })
   const result = await session.run(changeStep(change, { ...settings, liveSum: facts.liveSum }).script)
   if (result.code !== 0) throw new HostError(result.stderr.trim() || `the change failed (exit ${result.code})`)
   const sections = parseSections(result.stdout)
-  run.keepCopy(settings.changeId, sections.text.get('saved') ?? '')
+  const saved6 = sections.text.get('saved6')
+  run.keepCopy(settings.changeId, { v4: sections.text.get('saved') ?? '', ...(saved6 !== undefined && { v6: saved6 }) })
 
   emit({ kind: 'step', host, step: 'verifying' })
   const after = parseSave(sections.text.get('after') ?? '')
-  if (!managedTablesEqual(after, facts.desired)) {
+  const after6 = parseSave(sections.text.get('after6') ?? '')
+  if (!managedTablesEqual(after, facts.desired) || (facts.v6 && !managedTablesEqual(after6, facts.v6.desired))) {
     const reason = 'the ruleset read back differs from the one loaded'
     await session.run(restoreNowStep(settings.changeId, reason).script)
     throw new HostError(`${reason}; the previous ruleset was restored`)

@@ -11,6 +11,8 @@ export interface Change {
   readonly action: ChangeAction
   // The iptables-restore input: every managed table.
   readonly document: string
+  // The ip6tables-restore input; absent: ip6tables is left as it is.
+  readonly document6?: string
   readonly commands: readonly CommandTask[]
   // For the history: what this change puts in place ("role router", "rollback to <id>").
   readonly note: string
@@ -21,6 +23,7 @@ export function changeOf(baseline: Baseline): Change {
     host: baseline.host,
     action: 'apply',
     document: baseline.document,
+    ...(baseline.document6 !== undefined && { document6: baseline.document6 }),
     commands: baseline.commands,
     note: `role ${baseline.host.role}`,
   }

@@ -37,8 +37,10 @@ export async function auditHost(session: Session, change: Change, emit: (e: RunE
   const host = change.host.name
   emit({ kind: 'step', host, step: 'reading the live ruleset' })
   const facts = await gatherFacts(session, change)
-  const { owned, foreign } = separateForeign(facts.live, facts.desired)
-  const diff = diffRulesets(owned, facts.desired)
+  const v4 = separateForeign(facts.live, facts.desired)
+  const v6 = facts.v6 ? separateForeign(facts.v6.live, facts.v6.desired) : undefined
+  const diff = [...diffRulesets(v4.owned, facts.desired), ...(v6 && facts.v6 ? diffRulesets(v6.owned, facts.v6.desired, 'ipv6') : [])]
+  const foreign = [...v4.foreign, ...(v6?.foreign ?? []).map((f) => ({ ...f, table: `ip6 ${f.table}` }))]
   const settings = facts.settingsToChange.map((i) => change.commands[i]!.title)
   emit({ kind: 'step', host, step: 'reading conntrack' })
   const conntrack = await readConntrack(session, change.host.network.internal)

@@ -89,6 +89,6 @@ export function hostRun(
     openFresh: (connectTimeoutMs) => open({ connectTimeoutMs }),
     settings,
     emit,
-    keepCopy: (changeId, ruleset) => saveLocalCopy(host, changeId, ruleset),
+    keepCopy: (changeId, saved) => saveLocalCopy(host, changeId, saved),
   }
 }

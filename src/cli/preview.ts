@@ -1,9 +1,7 @@
 // Before the final confirmation on a terminal: what would change on each picked host, read from
 // the hosts themselves (read-only, like an audit), in one line each.
-import { gatherFacts } from '../apply/apply-host.ts'
+import { factsDiff, gatherFacts, rulesetsEqual } from '../apply/apply-host.ts'
 import type { Change } from '../apply/change.ts'
-import { diffRulesets } from '../plan/diff.ts'
-import { managedTablesEqual } from '../plan/normal-form.ts'
 import type { Session } from '../remote/transport.ts'
 import type { HostDone } from '../report/events.ts'
 import type { ConnectSpec } from '../ssh/connect-spec.ts'
@@ -34,13 +32,13 @@ export async function preview(
   return workOnHosts('preview', specs, hosts, { ...options, quiet: true, json: false }, io, async (host, session) => {
     const change = await changeFor(host, session)
     const facts = await gatherFacts(session, change)
-    const same = managedTablesEqual(facts.live, facts.desired)
+    const same = rulesetsEqual(facts)
     const settings = facts.settingsToChange.map((i) => change.commands[i]!.title)
     return {
       kind: 'host-done',
       host,
       outcome: same && settings.length === 0 ? 'unchanged' : 'changed',
-      diff: same ? [] : diffRulesets(facts.live, facts.desired),
+      diff: same ? [] : factsDiff(facts),
       settings,
     }
   })

@@ -4,6 +4,7 @@ import { changeHost } from '../apply/apply-host.ts'
 import type { Change } from '../apply/change.ts'
 import { parseHistory, rollbackTarget } from '../history/entries.ts'
 import { historyStep, readSavedStep } from '../remote/scripts.ts'
+import { parseSections } from '../remote/sections.ts'
 import { InputError } from '../inventory/errors.ts'
 import { HostError, type Session } from '../remote/transport.ts'
 import { formatDryRun, dryRunPlan } from '../report/dry-run.ts'
@@ -28,9 +29,20 @@ async function rollbackChange(session: Session, host: HostSpec, to: string | und
   const history = await session.run(historyStep().script)
   const target = rollbackTarget(parseHistory(history.stdout), to)
   if (!target.ok) throw new HostError(target.why)
-  const saved = await session.run(readSavedStep(target.entry.id).script)
-  if (saved.code !== 0) throw new HostError(`cannot read the ruleset saved before ${target.entry.id}: ${saved.stderr.trim()}`)
-  return { host, action: 'rollback', document: saved.stdout, commands: [], note: `rollback to before ${target.entry.id} (${target.entry.note})` }
+  const result = await session.run(readSavedStep(target.entry.id).script)
+  const saved = parseSections(result.stdout)
+  if (result.code !== 0 || saved.status.get('saved') !== 0) {
+    throw new HostError(`cannot read the ruleset saved before ${target.entry.id}: ${result.stderr.trim() || saved.text.get('saved')}`)
+  }
+  const document6 = saved.status.get('saved6') === 0 ? saved.text.get('saved6') : undefined
+  return {
+    host,
+    action: 'rollback',
+    document: saved.text.get('saved') ?? '',
+    ...(document6 !== undefined && { document6 }),
+    commands: [],
+    note: `rollback to before ${target.entry.id} (${target.entry.note})`,
+  }
 }
 
 export async function rollbackCommand(options: RollbackOptions, io: Io): Promise<number> {

@@ -96,7 +96,7 @@ const KNOWN_KEYS: Record<string, string> = {
   defaults: 'ssh, network',
   host: 'address, role, ssh, network',
   ssh: 'user, port, identity, knownHosts, config, jump',
-  network: 'internal, interface, wan, lan, egress, services, untracked',
+  network: 'internal, internal6, interface, wan, lan, egress, services, untracked',
   wan: 'interface, address',
   lan: 'interface',
   ports: 'tcp, udp',
@@ -135,6 +135,7 @@ function mergeNetwork(base: RawNetwork, over: RawNetwork): NetworkValues {
     a || b ? { tcp: b?.tcp ?? a?.tcp ?? [], udp: b?.udp ?? a?.udp ?? [] } : undefined
   const merged: Record<string, unknown> = {
     internal: over.internal ?? base.internal,
+    internal6: over.internal6 ?? base.internal6,
     interface: over.interface ?? base.interface,
     wan: base.wan || over.wan ? { ...base.wan, ...over.wan } : undefined,
     lan: base.lan || over.lan ? { ...base.lan, ...over.lan } : undefined,

@@ -12,6 +12,7 @@ function checked<T extends z.ZodType>(base: T, check: (value: z.infer<T>) => val
 
 const ipv4 = checked(z.string(), values.checkIPv4)
 const cidr = checked(z.string(), values.checkCidr)
+const cidr6 = checked(z.string(), values.checkCidr6)
 const iface = checked(z.string(), values.checkInterface)
 const port = checked(z.number(), values.checkPort)
 const address = checked(z.string(), values.checkAddress)
@@ -27,6 +28,7 @@ const portSet = z.strictObject({ tcp: ports.optional(), udp: ports.optional() })
 
 export const networkSchema = z.strictObject({
   internal: cidr.optional(),
+  internal6: cidr6.optional(),
   interface: iface.optional(),
   wan: z.strictObject({ interface: iface.optional(), address: ipv4.optional() }).optional(),
   lan: z.strictObject({ interface: iface.optional() }).optional(),

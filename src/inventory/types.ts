@@ -8,6 +8,7 @@ export interface PortSet {
 // The blanks of the seed (DESIGN §2). All optional at this level: each role says which it needs.
 export interface NetworkValues {
   readonly internal?: string
+  readonly internal6?: string
   readonly interface?: string
   readonly wan?: { readonly interface?: string; readonly address?: string }
   readonly lan?: { readonly interface?: string }

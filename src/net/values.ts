@@ -83,6 +83,14 @@ export function checkIPv6(value: string): Problem {
   return isIPv6(value) && /^[0-9A-Fa-f:.]+$/.test(value) ? null : `expected an IPv6 address like 2001:db8::1, got "${value}"`
 }
 
+export function checkCidr6(value: string): Problem {
+  const [address, bits, ...rest] = value.split('/')
+  const expected = `expected an IPv6 prefix like 2001:db8:0:2::/64, got "${value}"`
+  if (address === undefined || bits === undefined || rest.length > 0 || checkIPv6(address) !== null) return expected
+  if (!/^(12[0-8]|1[01]\d|[1-9]?\d)$/.test(bits)) return `expected a prefix length 0-128 in "${value}"`
+  return null
+}
+
 // An SSH target: an IPv4 or IPv6 address, or a DNS name.
 export function checkAddress(value: string): Problem {
   if (value.includes(':')) return checkIPv6(value)

@@ -2,12 +2,14 @@
 // administrator reads it: rules missing, rules extra, rules present but out of order, policies
 // and chains. Both sides are in the kernel's normal form (iptables-save text).
 import { MANAGED_TABLES } from '../render/ruleset.ts'
+import type { Family } from '../roles/types.ts'
 import type { SavedRuleset } from './normal-form.ts'
 
 export type DiffKind = 'missing' | 'extra' | 'out-of-order' | 'policy' | 'chain-missing' | 'chain-extra'
 
 export class DiffEntry {
   constructor(
+    readonly family: Family,
     readonly table: string,
     readonly chain: string,
     readonly kind: DiffKind,
@@ -16,7 +18,7 @@ export class DiffEntry {
   ) {}
 
   toJSON(): object {
-    return { table: this.table, chain: this.chain, kind: this.kind, line: this.line }
+    return { family: this.family, table: this.table, chain: this.chain, kind: this.kind, line: this.line }
   }
 
   toString(): string {
@@ -28,7 +30,7 @@ export class DiffEntry {
       'chain-missing': '+ chain',
       'chain-extra': '- chain',
     }
-    return `${this.table}/${this.chain}: ${label[this.kind].padEnd(9)} ${this.line}`
+    return `${this.family === 'ipv6' ? 'ip6 ' : ''}${this.table}/${this.chain}: ${label[this.kind].padEnd(9)} ${this.line}`
   }
 }
 
@@ -78,33 +80,34 @@ function without(a: readonly string[], b: readonly string[]): string[] {
   })
 }
 
-function diffChain(table: string, name: string, live: ChainView | undefined, want: ChainView | undefined): DiffEntry[] {
-  if (!want) return [new DiffEntry(table, name, 'chain-extra', live!.declaration ?? `:${name}`), ...live!.rules.map((r) => new DiffEntry(table, name, 'extra', r))]
-  if (!live) return [new DiffEntry(table, name, 'chain-missing', want.declaration ?? `:${name}`), ...want.rules.map((r) => new DiffEntry(table, name, 'missing', r))]
+function diffChain(family: Family, table: string, name: string, live: ChainView | undefined, want: ChainView | undefined): DiffEntry[] {
+  const entry = (kind: DiffKind, line: string) => new DiffEntry(family, table, name, kind, line)
+  if (!want) return [entry('chain-extra', live!.declaration ?? `:${name}`), ...live!.rules.map((r) => entry('extra', r))]
+  if (!live) return [entry('chain-missing', want.declaration ?? `:${name}`), ...want.rules.map((r) => entry('missing', r))]
   const out: DiffEntry[] = []
   if (want.declaration && live.declaration && want.declaration !== live.declaration) {
-    out.push(new DiffEntry(table, name, 'policy', `${live.declaration} -> ${want.declaration}`))
+    out.push(entry('policy', `${live.declaration} -> ${want.declaration}`))
   }
   const missing = without(want.rules, live.rules)
   const extra = without(live.rules, want.rules)
-  out.push(...missing.map((r) => new DiffEntry(table, name, 'missing', r)))
-  out.push(...extra.map((r) => new DiffEntry(table, name, 'extra', r)))
+  out.push(...missing.map((r) => entry('missing', r)))
+  out.push(...extra.map((r) => entry('extra', r)))
   const commonWant = without(want.rules, missing)
   const commonLive = without(live.rules, extra)
   const kept = lcs(commonWant, commonLive)
-  commonWant.forEach((r, i) => kept.has(i) || out.push(new DiffEntry(table, name, 'out-of-order', r)))
+  commonWant.forEach((r, i) => kept.has(i) || out.push(entry('out-of-order', r)))
   return out
 }
 
 const PRISTINE = (name: string) => `:${name} ACCEPT`
 
-export function diffRulesets(live: SavedRuleset, want: SavedRuleset, tables: readonly string[] = MANAGED_TABLES): DiffEntry[] {
+export function diffRulesets(live: SavedRuleset, want: SavedRuleset, family: Family = 'ipv4', tables: readonly string[] = MANAGED_TABLES): DiffEntry[] {
   return tables.flatMap((table) => {
     const l = chainsOf(live.get(table)?.lines ?? [])
     const w = chainsOf(want.get(table)?.lines ?? [])
     // An absent table is the same as one whose builtin chains are empty at ACCEPT.
     for (const [name, view] of w) if (!l.has(name) && view.declaration === PRISTINE(name) && !live.has(table)) l.set(name, { declaration: PRISTINE(name), rules: [] })
     const names = [...new Set([...w.keys(), ...l.keys()])]
-    return names.flatMap((name) => diffChain(table, name, l.get(name), w.get(name)))
+    return names.flatMap((name) => diffChain(family, table, name, l.get(name), w.get(name)))
   })
 }

@@ -26,7 +26,8 @@ S=${STATE_DIR}
 fleet_status() { sed -i "s/^status=.*/status=$1/" "$S/history/$ID"; [ -z "\${2:-}" ] || printf 'reason=%s\\n' "$2" >> "$S/history/$ID"; }
 fleet_release() { [ "$(sed -n 's/^id=//p' "$S/lock/owner" 2>/dev/null)" != "$ID" ] || rm -rf "$S/lock"; }
 fleet_disarm() { mv "$S/armed/$ID" "$S/armed/$ID.$1" 2>/dev/null || return 1; kill -- -"$(cat "$S/armed/$ID.pid")" 2>/dev/null; rm -f "$S/armed/$ID".*; }
-fleet_fail() { echo "$2" >&2; fleet_disarm off; fleet_status failed "$2"; fleet_release; exit "$1"; }`
+fleet_fail() { echo "$2" >&2; fleet_disarm off; fleet_status failed "$2"; fleet_release; exit "$1"; }
+fleet_restore_saved() { iptables-restore "$S/saved/$ID.v4" && { [ ! -f "$S/saved/$ID.v6" ] || ip6tables-restore "$S/saved/$ID.v6"; }; }`
 }
 
 // The lock is a directory (mkdir is atomic). A lock past its expiry, or an ownerless one older
@@ -62,7 +63,7 @@ cat > "$S/armed/$ID.sh" <<'FLEET_TIMER_EOF'
 ${prelude(id)}
 sleep ${seconds}
 mv "$S/armed/$ID" "$S/armed/$ID.fired" 2>/dev/null || exit 0
-iptables-restore "$S/saved/$ID.v4"
+fleet_restore_saved
 fleet_status rolled-back 'not confirmed within ${seconds}s; the host restored the previous ruleset'
 fleet_release
 rm -f "$S/armed/$ID".*
@@ -75,7 +76,7 @@ echo $! > "$S/armed/$ID.pid"`
 // Keeps the newest `keep` changes; ids sort by time.
 export function prune(keep: number): string {
   return `ls -1 "$S/history" | sort -r | tail -n +${keep + 1} | while read -r old; do
-  rm -f "$S/history/$old" "$S/saved/$old.v4" "$S/applied/$old.v4"
+  rm -f "$S/history/$old" "$S/saved/$old".v? "$S/applied/$old".v?
 done`
 }
 
@@ -91,4 +92,4 @@ export function completeTables(file: string, tables: Readonly<Record<string, rea
 }
 
 // The ruleset as configuration, for noticing that it changed between two round trips.
-export const LIVE_SUM = `iptables-save | grep -v '^#' | sed 's/ \\[[0-9]*:[0-9]*\\]$//' | cksum`
+export const LIVE_SUM = `{ iptables-save; ip6tables-save 2>/dev/null; } | grep -v '^#' | sed 's/ \\[[0-9]*:[0-9]*\\]$//' | cksum`

@@ -18,7 +18,7 @@ function heredoc(command: string, document: string): string {
   return `${command} <<'${EOF_MARK}'\n${document}${document.endsWith('\n') ? '' : '\n'}${EOF_MARK}`
 }
 
-// Read-only: the live ruleset, the change's ruleset as this host's own iptables normalises it
+// Read-only: the live rulesets, the change's rulesets as this host's own iptables normalises them
 // (loaded into a throwaway network namespace, so nothing live is touched), each host setting.
 export function factsStep(change: Change): Step {
   const parts = [
@@ -26,9 +26,16 @@ export function factsStep(change: Change): Step {
     section('live', 'iptables-save 2>&1'),
     section('live-sum', LIVE_SUM),
     section('desired', heredoc(`unshare --net sh -c 'iptables-restore 2>&1 && iptables-save 2>&1'`, change.document)),
+    ...(change.document6 !== undefined
+      ? [
+          section('ipv6', '[ -e /proc/net/if_inet6 ] && echo yes || echo no'),
+          section('live6', 'ip6tables-save 2>&1'),
+          section('desired6', heredoc(`unshare --net sh -c 'ip6tables-restore 2>&1 && ip6tables-save 2>&1'`, change.document6)),
+        ]
+      : []),
     ...change.commands.map((c, i) => section(`check-${i}`, `${c.check} 2>&1`)),
   ]
-  return { title: 'read the live ruleset and the new one in its normal form', script: parts.join('\n') }
+  return { title: 'read the live rulesets and the new ones in their normal form', script: parts.join('\n') }
 }
 
 export interface ChangeSettings {
@@ -38,17 +45,19 @@ export interface ChangeSettings {
   readonly keep: number
   // Who is changing the host, for the lock and the history ("alice@laptop").
   readonly by: string
-  // The live ruleset's checksum when it was read: if it moved since, another run got there first.
+  // The live rulesets' checksum when they were read: if it moved since, another run got there first.
   readonly liveSum: string
   // The longest a change script can run (the remote timeout): the lock expires after it.
   readonly lockTtlSec: number
 }
 
-// Locks the host, saves the live ruleset, checks the new one with --test, arms the timer that
-// undoes it unless confirmed, loads it in one iptables-restore (all tables or none), makes the
-// host settings, and prints the result for verification. Stops at the first failure.
+// Locks the host, saves the live rulesets, checks the new ones with --test, arms the timer that
+// undoes them unless confirmed, loads each in one restore (all tables or none; IPv4, then IPv6,
+// and IPv4 put back if IPv6 fails), makes the host settings, and prints the result for
+// verification. Stops at the first failure.
 export function changeStep(change: Change, s: ChangeSettings): Step {
   const armed = s.confirmSec !== null
+  const v6 = change.document6 !== undefined
   const lines = [
     'set -u',
     'umask 077',
@@ -63,18 +72,30 @@ export function changeStep(change: Change, s: ChangeSettings): Step {
     `iptables-save > "$S/saved/$ID.v4" || fleet_fail 10 'cannot save the live ruleset; nothing changed'`,
     completeTables('"$S/saved/$ID.v4"', BUILTIN_CHAINS),
     heredoc('cat > "$S/applied/$ID.v4"', change.document),
+    ...(v6
+      ? [
+          `ip6tables-save > "$S/saved/$ID.v6" || fleet_fail 10 'cannot save the live IPv6 ruleset; nothing changed'`,
+          completeTables('"$S/saved/$ID.v6"', BUILTIN_CHAINS),
+          heredoc('cat > "$S/applied/$ID.v6"', change.document6!),
+        ]
+      : []),
     prune(s.keep),
     `iptables-restore --test "$S/applied/$ID.v4" || fleet_fail 11 'iptables-restore --test rejected the ruleset; nothing changed'`,
+    ...(v6 ? [`ip6tables-restore --test "$S/applied/$ID.v6" || fleet_fail 11 'ip6tables-restore --test rejected the IPv6 ruleset; nothing changed'`] : []),
     ...(armed ? [armTimer(s.changeId, s.confirmSec), extendLock(s.confirmSec + 30)] : []),
     `iptables-restore "$S/applied/$ID.v4" || fleet_fail 12 'iptables-restore rejected the ruleset; nothing changed'`,
-    // A host setting that cannot be made undoes the ruleset too: the change is all or nothing.
+    ...(v6
+      ? [`ip6tables-restore "$S/applied/$ID.v6" || { iptables-restore "$S/saved/$ID.v4"; fleet_fail 12 'ip6tables-restore rejected the IPv6 ruleset; nothing changed'; }`]
+      : []),
+    // A host setting that cannot be made undoes the rulesets too: the change is all or nothing.
     ...change.commands.map(
       (c) =>
-        `[ "$(${c.check})" = ${quote(c.want)} ] || ${c.run} || { iptables-restore "$S/saved/$ID.v4"; fleet_fail 13 ${quote(`failed: ${c.title}; the previous ruleset was restored`)}; }`,
+        `[ "$(${c.check})" = ${quote(c.want)} ] || ${c.run} || { fleet_restore_saved; fleet_fail 13 ${quote(`failed: ${c.title}; the previous ruleset was restored`)}; }`,
     ),
     ...(armed ? [] : ['fleet_status applied', 'fleet_release']),
     section('after', 'iptables-save'),
     section('saved', 'cat "$S/saved/$ID.v4"'),
+    ...(v6 ? [section('after6', 'ip6tables-save'), section('saved6', 'cat "$S/saved/$ID.v6"')] : []),
   ]
   const confirm = armed ? `, arm a ${s.confirmSec}s timer that restores it unless confirmed` : ''
   return { title: `lock, save the live ruleset, check and load the new one${confirm}`, script: lines.join('\n') }
@@ -99,7 +120,7 @@ export function restoreNowStep(changeId: string, reason: string): Step {
     title: 'restore the ruleset saved before the change',
     script: `${prelude(changeId)}
 fleet_disarm now
-iptables-restore "$S/saved/$ID.v4" || exit 1
+fleet_restore_saved || exit 1
 fleet_status rolled-back ${quote(reason)}
 fleet_release`,
   }
@@ -116,5 +137,11 @@ done`,
 }
 
 export function readSavedStep(changeId: string): Step {
-  return { title: `read the ruleset saved before ${changeId}`, script: `cat ${STATE_DIR}/saved/${changeId}.v4` }
+  return {
+    title: `read the rulesets saved before ${changeId}`,
+    script: [
+      section('saved', `cat ${STATE_DIR}/saved/${changeId}.v4`),
+      `[ ! -f ${STATE_DIR}/saved/${changeId}.v6 ] || { ${section('saved6', `cat ${STATE_DIR}/saved/${changeId}.v6`)}; }`,
+    ].join('\n'),
+  }
 }

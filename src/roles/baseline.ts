@@ -13,6 +13,8 @@ export interface Baseline {
   readonly ruleset: Ruleset
   // The iptables-restore input for the whole ruleset: what apply loads in one transaction.
   readonly document: string
+  // The ip6tables-restore input, when the role has IPv6 rules (otherwise ip6tables is left alone).
+  readonly document6?: string
   readonly commands: readonly CommandTask[]
 }
 
@@ -32,17 +34,22 @@ export function baselineOf(host: HostSpec, role: Role): Baseline {
     )
   }
   const ruleTasks = tasks.filter((t): t is RulesetTask => t.kind === 'ruleset')
-  let ruleset
+  const lines = ruleTasks.flatMap((t) => t.lines)
+  const lines6 = lines.filter((l) => l.family === 'ipv6')
+  let ruleset, ruleset6
   try {
-    ruleset = buildRuleset(ruleTasks.flatMap((t) => t.lines))
+    ruleset = buildRuleset(lines.filter((l) => l.family === 'ipv4'))
+    ruleset6 = lines6.length > 0 ? buildRuleset(lines6) : undefined
   } catch (error) {
     throw asInputError(error, host)
   }
+  const header = `fleet baseline for ${host.name} (role ${host.role})`
   return {
     host,
     ruleTasks,
     ruleset,
-    document: renderRestoreDocument(ruleset, `fleet baseline for ${host.name} (role ${host.role})`),
+    document: renderRestoreDocument(ruleset, header),
+    ...(ruleset6 && { document6: renderRestoreDocument(ruleset6, `${header}, IPv6`) }),
     commands: tasks.filter((t): t is CommandTask => t.kind === 'command'),
   }
 }

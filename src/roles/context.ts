@@ -2,12 +2,13 @@
 // for rules and host commands.
 import type { HostSpec, NetworkValues } from '../inventory/types.ts'
 import { sh } from '../shell/quote.ts'
-import { iptables, RoleError } from './iptables-line.ts'
+import { ip6tables, iptables, RoleError } from './iptables-line.ts'
 import type { CommandTask, NetworkKey, NetworkKeys, RoleContext, RulesetLine, RulesetTask } from './types.ts'
 
 // What each value means, in the words of the seed: shown when a role needs a value that is missing.
 export const NETWORK_KEY_MEANING: Record<NetworkKey, string> = {
   internal: "the internal network's CIDR",
+  internal6: "the internal network's IPv6 prefix",
   interface: "the host's external interface, where replies to its own traffic come back",
   'wan.interface': "the router's WAN interface",
   'wan.address': "the router's public (WAN) address",
@@ -32,6 +33,7 @@ function lookup(net: NetworkValues, key: NetworkKey): unknown {
 
 const PLACEHOLDER: NetworkKeys = {
   internal: '0.0.0.0/32',
+  internal6: '::/128',
   interface: 'missing',
   'wan.interface': 'missing',
   'wan.address': '0.0.0.0',
@@ -62,6 +64,7 @@ export function roleContext(host: HostSpec): BuiltContext {
     },
     optional: <K extends NetworkKey>(key: K) => lookup(host.network, key) as NetworkKeys[K] | undefined,
     iptables,
+    ip6tables,
     rules(title: string, lines: readonly (RulesetLine | readonly RulesetLine[])[]): RulesetTask {
       return { kind: 'ruleset', title, lines: lines.flat() as RulesetLine[] }
     },

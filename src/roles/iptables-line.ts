@@ -1,7 +1,7 @@
 // The `iptables` tagged template: turns one iptables command, as an administrator would type it,
 // into a RulesetLine. Only whole-ruleset commands make sense in a baseline: -A (append, in the
 // role's order), -P (builtin chain policy) and -N (user chain).
-import type { IptablesValue, RulesetLine, Table } from './types.ts'
+import type { Family, IptablesValue, RulesetLine, Table } from './types.ts'
 
 export class RoleError extends Error {}
 
@@ -30,15 +30,20 @@ export function tokenize(text: string): string[] {
   return tokens
 }
 
-export function iptables(strings: TemplateStringsArray, ...values: IptablesValue[]): RulesetLine {
-  let text = strings[0] ?? ''
-  values.forEach((v, i) => (text += valueText(v) + (strings[i + 1] ?? '')))
-  return parseIptables(text)
+function template(family: Family) {
+  return (strings: TemplateStringsArray, ...values: IptablesValue[]): RulesetLine => {
+    let text = strings[0] ?? ''
+    values.forEach((v, i) => (text += valueText(v) + (strings[i + 1] ?? '')))
+    return parseIptables(text, family)
+  }
 }
 
-export function parseIptables(text: string): RulesetLine {
+export const iptables = template('ipv4')
+export const ip6tables = template('ipv6')
+
+export function parseIptables(text: string, family: Family = 'ipv4'): RulesetLine {
   const tokens = tokenize(text)
-  if (tokens[0] === 'iptables') tokens.shift()
+  if (tokens[0] === 'iptables' || tokens[0] === 'ip6tables') tokens.shift()
   let table: Table = 'filter'
   const t = tokens.indexOf('-t')
   if (t !== -1) {
@@ -52,15 +57,15 @@ export function parseIptables(text: string): RulesetLine {
   switch (command) {
     case '-A':
       if (rest.length === 0) throw new RoleError(`empty rule: ${text}`)
-      return { kind: 'rule', table, chain, spec: rest }
+      return { family, kind: 'rule', table, chain, spec: rest }
     case '-P':
       if (rest.length !== 1 || (rest[0] !== 'ACCEPT' && rest[0] !== 'DROP')) {
         throw new RoleError(`a policy is ACCEPT or DROP: ${text}`)
       }
-      return { kind: 'policy', table, chain, target: rest[0] }
+      return { family, kind: 'policy', table, chain, target: rest[0] }
     case '-N':
       if (rest.length > 0) throw new RoleError(`-N takes only a chain name: ${text}`)
-      return { kind: 'chain', table, chain }
+      return { family, kind: 'chain', table, chain }
     default:
       throw new RoleError(
         `a baseline is built from -A (append, in order), -P (policy) and -N (new chain); got "${command}": ${text}`,

@@ -3,13 +3,16 @@
 import type { PortSet } from '../inventory/types.ts'
 
 export type Table = 'raw' | 'mangle' | 'nat' | 'filter'
+// iptables (IPv4) or ip6tables (IPv6): two rulesets per host, changed together.
+export type Family = 'ipv4' | 'ipv6'
 
 // One line of a ruleset, parsed from the role's iptables command into the pieces
 // iptables-restore needs.
-export type RulesetLine =
+export type RulesetLine = { readonly family: Family } & (
   | { readonly kind: 'rule'; readonly table: Table; readonly chain: string; readonly spec: readonly string[] }
   | { readonly kind: 'policy'; readonly table: Table; readonly chain: string; readonly target: 'ACCEPT' | 'DROP' }
   | { readonly kind: 'chain'; readonly table: Table; readonly chain: string }
+)
 
 export interface RulesetTask {
   readonly kind: 'ruleset'
@@ -32,6 +35,7 @@ export type Task = RulesetTask | CommandTask
 // The network values a role can ask for, and their types.
 export interface NetworkKeys {
   internal: string
+  internal6: string
   interface: string
   'wan.interface': string
   'wan.address': string
@@ -54,6 +58,8 @@ export interface RoleContext {
   // `iptables\`-t raw -A PREROUTING -d ${address} -p tcp --dport ${port} -j NOTRACK\``: the seed's own
   // vocabulary. Interpolated values are checked to be single safe words; port lists join with ",".
   iptables(strings: TemplateStringsArray, ...values: IptablesValue[]): RulesetLine
+  // The same for the IPv6 ruleset. A role with no ip6tables lines leaves ip6tables alone.
+  ip6tables(strings: TemplateStringsArray, ...values: IptablesValue[]): RulesetLine
   rules(title: string, lines: readonly (RulesetLine | readonly RulesetLine[])[]): RulesetTask
   sysctl(key: string, value: string | number): CommandTask
   // A POSIX-quoting tagged template for the commands of `command` tasks.

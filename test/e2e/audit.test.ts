@@ -7,7 +7,7 @@ import { labDown, labUp, onHost, ROOT, rulesetOf } from '../helpers/lab.ts'
 const LAB_INVENTORY = path.join(ROOT, 'inventory/lab.yaml')
 const HOSTS = ['router01', 'web01', 'web02']
 interface AuditReport {
-  hosts: { host: string; outcome: string; diff?: { table: string; chain: string; kind: string; line: string }[]; foreign?: string[]; conntrack?: { count: number; max: number; flows: { proto: string; port?: number; from: string; count: number }[] } }[]
+  hosts: { host: string; outcome: string; diff?: { family: string; table: string; chain: string; kind: string; line: string }[]; foreign?: string[]; conntrack?: { count: number; max: number; flows: { proto: string; port?: number; from: string; count: number }[] } }[]
 }
 const audit = async (...args: string[]) => {
   const result = await fleet(['audit', '-i', LAB_INVENTORY, '--json', ...args])
@@ -39,8 +39,8 @@ describe('fleet audit', () => {
     const { code, report } = await audit()
     expect(code).toBe(3)
     expect(Object.fromEntries(report.hosts.map((h) => [h.host, h.diff]))).toEqual({
-      router01: [{ table: 'filter', chain: 'INPUT', kind: 'missing', line: '-A INPUT -p icmp -j ACCEPT' }],
-      web01: [{ table: 'filter', chain: 'INPUT', kind: 'extra', line: '-A INPUT -p tcp -m tcp --dport 8443 -j ACCEPT' }],
+      router01: [{ family: 'ipv4', table: 'filter', chain: 'INPUT', kind: 'missing', line: '-A INPUT -p icmp -j ACCEPT' }],
+      web01: [{ family: 'ipv4', table: 'filter', chain: 'INPUT', kind: 'extra', line: '-A INPUT -p tcp -m tcp --dport 8443 -j ACCEPT' }],
       web02: [],
     })
     expect(HOSTS.map(rulesetOf)).toEqual(rulesets)

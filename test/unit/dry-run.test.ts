@@ -15,7 +15,7 @@ describe('fleet apply --dry-run', () => {
     const result = await fleet(['apply', '--inventory', EXAMPLE, '--dry-run'])
     expect(result.code).toBe(0)
     for (const host of ['router01', 'web01', 'web02', 'db01']) expect(result.stdout).toContain(`=== ${host} (role `)
-    expect(result.stdout).toContain(readFileSync(path.join(ROOT, 'test/golden/example/router01.rules'), 'utf8'))
+    expect(result.stdout).toContain(readFileSync(path.join(ROOT, 'test/golden/example/router01.v4'), 'utf8'))
     expect(result.stdout).toContain('iptables-restore --test')
     expect(result.stdout).toContain('sysctl -q -w net.ipv4.ip_forward=1')
     expect(result.stdout).toContain("[ssh -J root@203.0.113.10:22 -p 22 admin@10.20.0.21 'sudo -n timeout 120 sh -s']")

@@ -1,5 +1,5 @@
-// Golden files: each shipped inventory -> the iptables-restore document of every host, byte for
-// byte. After an intended change, regenerate with UPDATE_GOLDEN=1 and review the diff.
+// Golden files: each shipped inventory -> the iptables-restore (<host>.v4) and ip6tables-restore
+// (<host>.v6) documents of every host, byte for byte. After an intended change, regenerate with UPDATE_GOLDEN=1 and review the diff.
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -14,12 +14,17 @@ describe.each(inventories)('inventory/%s', (file) => {
     const baselines = await loadBaselines(inventory, inventory.hosts)
     const dir = path.join(ROOT, 'test/golden', path.basename(file, '.yaml'))
     if (process.env.UPDATE_GOLDEN) mkdirSync(dir, { recursive: true })
+    const expected: string[] = []
     for (const b of baselines) {
-      const golden = path.join(dir, `${b.host.name}.rules`)
-      if (process.env.UPDATE_GOLDEN) writeFileSync(golden, b.document)
-      expect(existsSync(golden), `${golden} exists`).toBe(true)
-      expect(b.document, `${b.host.name} (${file})`).toBe(readFileSync(golden, 'utf8'))
+      for (const [suffix, document] of [['v4', b.document], ['v6', b.document6]] as const) {
+        if (document === undefined) continue
+        const golden = path.join(dir, `${b.host.name}.${suffix}`)
+        expected.push(path.basename(golden))
+        if (process.env.UPDATE_GOLDEN) writeFileSync(golden, document)
+        expect(existsSync(golden), `${golden} exists`).toBe(true)
+        expect(document, `${b.host.name} ${suffix} (${file})`).toBe(readFileSync(golden, 'utf8'))
+      }
     }
-    expect(readdirSync(dir).sort()).toEqual(baselines.map((b) => `${b.host.name}.rules`).sort())
+    expect(readdirSync(dir).sort()).toEqual(expected.sort())
   })
 })

@@ -24,6 +24,14 @@ describe('rendered rulesets in a real netfilter', async () => {
     expect(saved.split('\n').filter((l) => l.startsWith('-A '))).toHaveLength(rules)
   })
 
+  it.each([...byRole.keys()])('the %s IPv6 ruleset passes ip6tables-restore --test and loads', (role) => {
+    const document = byRole.get(role)!.document6!
+    expect(document).toContain('-A INPUT -j DROP')
+    expect(() => inScratchNetns('ip6tables-restore --test', document)).not.toThrow()
+    const saved = inScratchNetns('ip6tables-restore && ip6tables-save', document)
+    expect(saved.split('\n').filter((l) => l.startsWith('-A ')).length).toBe(document.split('\n').filter((l) => l.startsWith('-A ')).length)
+  })
+
   it('a broken ruleset is rejected (the check can fail)', () => {
     const broken = byRole.get('router')!.document.replace('-j NOTRACK', '-m nosuchmatch -j NOTRACK')
     expect(() => inScratchNetns('iptables-restore --test', broken)).toThrow()

@@ -5,6 +5,7 @@ import { buildRuleset, renderRestoreDocument } from '../../src/render/ruleset.ts
 describe('the iptables tagged template', () => {
   it('reads the seed vocabulary into table, chain and rule', () => {
     expect(iptables`-t raw -A PREROUTING -d ${'203.0.113.10'} -p tcp --dport ${80} -j NOTRACK`).toEqual({
+      family: 'ipv4',
       kind: 'rule',
       table: 'raw',
       chain: 'PREROUTING',
