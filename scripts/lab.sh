@@ -59,6 +59,7 @@ down() {
   ip -6 route del unreachable 2001:db8::/32 2>/dev/null || true
   if id "$LAB_USER" >/dev/null 2>&1; then userdel "$LAB_USER" 2>/dev/null || true; fi
   rm -f /etc/sudoers.d/fleet-lab
+  if [ -f "$LAB/made-etc-iptables" ]; then rmdir /etc/iptables 2>/dev/null || true; fi
   rm -rf "$LAB"
   [ ! -L "$LINK" ] || rm -f "$LINK"
   log "down: no lab namespaces, links or processes left"
@@ -164,6 +165,7 @@ CONF
     mount -t tmpfs -o mode=0755 tmpfs /run
     mount -t tmpfs -o mode=0755 tmpfs /var/lib
     mount --bind $dir/hosts /etc/hosts
+    mount -t tmpfs -o mode=0755 tmpfs /etc/iptables
     mkdir -p /run/sshd
     exec /usr/sbin/sshd -f $dir/sshd_config -E $dir/sshd.log
   "
@@ -230,6 +232,9 @@ up() {
   install_packages
   QUIET=1 down
   mkdir -p "$LAB/hosts"
+  # Each host gets its own /etc/iptables (where rules persist for boot), mounted over this
+  # machine's; the directory is made here only if the machine has none, and removed again.
+  if [ ! -d /etc/iptables ]; then mkdir /etc/iptables && touch "$LAB/made-etc-iptables"; fi
   [ ! -e "$LINK" ] || [ -L "$LINK" ] || die "$LINK exists and is not the lab's link; move it away"
   ln -sfn "$LAB" "$LINK"
   operator_key

@@ -1,62 +1,15 @@
 // One host's change: facts, compare in the kernel's normal form, then (only if needed) lock, save,
 // test, load, verify, and confirm over a fresh connection before the host's timer undoes it.
 // With apply/run.ts, the only code that changes hosts.
-import { diffRulesets, type DiffEntry } from '../plan/diff.ts'
-import { managedTablesEqual, parseSave, type SavedRuleset } from '../plan/normal-form.ts'
+import { managedTablesEqual, parseSave } from '../plan/normal-form.ts'
+import { renderWithPreserved, splitPreserved } from '../plan/preserve.ts'
 import { EXIT_TOO_LATE } from '../remote/host-state.ts'
-import { changeStep, confirmStep, factsStep, restoreNowStep, type ChangeSettings } from '../remote/scripts.ts'
-import { parseSections, type Sections } from '../remote/sections.ts'
+import { changeStep, confirmStep, restoreNowStep, type ChangeSettings } from '../remote/scripts.ts'
+import { parseSections } from '../remote/sections.ts'
 import { HostError, type Session } from '../remote/transport.ts'
 import type { HostDone, RunEvent } from '../report/events.ts'
 import type { Change } from './change.ts'
-
-export interface HostFacts {
-  readonly backend: string
-  readonly live: SavedRuleset
-  readonly liveSum: string
-  readonly desired: SavedRuleset
-  // Present when the change manages IPv6 and the host has it.
-  readonly v6?: { readonly live: SavedRuleset; readonly desired: SavedRuleset }
-  // Indexes of the change's host settings that differ from what it wants.
-  readonly settingsToChange: readonly number[]
-}
-
-export function readFacts(change: Change, sections: Sections): HostFacts {
-  const text = (name: string) => sections.text.get(name) ?? ''
-  if (sections.status.get('live') !== 0) throw new HostError(`iptables-save failed: ${text('live').trim() || 'is iptables installed?'}`)
-  if (sections.status.get('desired') !== 0) {
-    throw new HostError(`the host's iptables rejects the new ruleset, nothing changed: ${restoreError(text('desired'), change.document)}`)
-  }
-  const v6 = change.document6 !== undefined && text('ipv6').trim() === 'yes'
-  if (v6 && sections.status.get('desired6') !== 0) {
-    throw new HostError(`the host's ip6tables rejects the new IPv6 ruleset, nothing changed: ${restoreError(text('desired6'), change.document6!)}`)
-  }
-  return {
-    backend: /\((nf_tables|legacy)\)/.exec(text('backend'))?.[1] ?? 'unknown',
-    live: parseSave(text('live')),
-    liveSum: text('live-sum').trim(),
-    desired: parseSave(text('desired')),
-    ...(v6 && { v6: { live: parseSave(text('live6')), desired: parseSave(text('desired6')) } }),
-    settingsToChange: change.commands.flatMap((c, i) => (text(`check-${i}`).trim() === c.want ? [] : [i])),
-  }
-}
-
-// iptables-restore's complaint on one line, with the offending line of the document quoted.
-export function restoreError(output: string, document: string): string {
-  const lines = output.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('Try `iptables-restore'))
-  return lines
-    .map((l) => {
-      const at = /^Error occurred at line: (\d+)$/.exec(l)
-      return at ? `at line ${at[1]}: ${document.split('\n')[Number(at[1]) - 1] ?? '?'}` : l
-    })
-    .join('; ')
-}
-
-export async function gatherFacts(session: Session, change: Change): Promise<HostFacts> {
-  const result = await session.run(factsStep(change).script)
-  if (result.code !== 0) throw new HostError(`reading facts failed (exit ${result.code}): ${result.stderr.trim()}`)
-  return readFacts(change, parseSections(result.stdout))
-}
+import { factsDiff, families, gatherFacts, rulesetsEqual, type FamilyFacts, type HostFacts } from './host-facts.ts'
 
 export interface HostRun {
   readonly session: Session
@@ -67,20 +20,28 @@ export interface HostRun {
   readonly keepCopy: (changeId: string, saved: { v4: string; v6?: string }) => void
 }
 
-// What differs between the live rulesets and the change's, both families.
-export function factsDiff(facts: HostFacts): DiffEntry[] {
-  return [...diffRulesets(facts.live, facts.desired), ...(facts.v6 ? diffRulesets(facts.v6.live, facts.v6.desired, 'ipv6') : [])]
-}
-
-export function rulesetsEqual(facts: HostFacts): boolean {
-  return managedTablesEqual(facts.live, facts.desired) && (!facts.v6 || managedTablesEqual(facts.v6.live, facts.v6.desired))
-}
-
-// A host without IPv6 is not an error: its change leaves ip6tables out.
+// A host without IPv6 is not an error: its change leaves ip6tables out. Chains the host preserves
+// go into the documents as they are live now (a rollback too: not as they were when it was saved).
 function forHost(change: Change, facts: HostFacts): Change {
-  if (facts.v6 || change.document6 === undefined) return change
-  const { document6: _none, ...v4only } = change
-  return v4only
+  const merge = (document: string, f: FamilyFacts) => {
+    const own = splitPreserved(parseSave(document), change.host.preserve)
+    if (f.preserved.size === 0 && own.preserved.size === 0) return document
+    return renderWithPreserved(own.kept, f.preserved, `${change.note} for ${change.host.name}, with the chains it preserves`)
+  }
+  const { document6, ...rest } = change
+  return {
+    ...rest,
+    document: merge(change.document, facts.v4),
+    ...(facts.v6 && document6 !== undefined && { document6: merge(document6, facts.v6) }),
+  }
+}
+
+// The rulesets read back after the load: fleet's part as wanted, preserved chains as they were.
+function verified(facts: HostFacts, after: { v4: string; v6?: string }, patterns: readonly string[]): boolean {
+  return families(facts).every((f) => {
+    const back = splitPreserved(parseSave((f.family === 'ipv4' ? after.v4 : after.v6) ?? ''), patterns)
+    return managedTablesEqual(back.kept, f.desired) && JSON.stringify([...back.preserved]) === JSON.stringify([...f.preserved])
+  })
 }
 
 export async function changeHost(run: HostRun, wanted: Change): Promise<HostDone> {
@@ -103,9 +64,8 @@ export async function changeHost(run: HostRun, wanted: Change): Promise<HostDone
   run.keepCopy(settings.changeId, { v4: sections.text.get('saved') ?? '', ...(saved6 !== undefined && { v6: saved6 }) })
 
   emit({ kind: 'step', host, step: 'verifying' })
-  const after = parseSave(sections.text.get('after') ?? '')
-  const after6 = parseSave(sections.text.get('after6') ?? '')
-  if (!managedTablesEqual(after, facts.desired) || (facts.v6 && !managedTablesEqual(after6, facts.v6.desired))) {
+  const after6 = sections.text.get('after6')
+  if (!verified(facts, { v4: sections.text.get('after') ?? '', ...(after6 !== undefined && { v6: after6 }) }, change.host.preserve)) {
     const reason = 'the ruleset read back differs from the one loaded'
     await session.run(restoreNowStep(settings.changeId, reason).script)
     throw new HostError(`${reason}; the previous ruleset was restored`)
@@ -113,18 +73,18 @@ export async function changeHost(run: HostRun, wanted: Change): Promise<HostDone
   const done: HostDone = { kind: 'host-done', host, outcome: 'changed', backend: facts.backend, diff, settings: changedSettings, changeId: settings.changeId }
   if (settings.confirmSec === null) return done
   emit({ kind: 'step', host, step: 'confirming over a fresh SSH connection' })
-  const problem = await confirm(run, settings.confirmSec)
+  const problem = await confirm(run, settings.confirmSec, change)
   if (problem === null) return done
   return { ...done, outcome: 'rolled-back', detail: await undo(run, problem, settings.confirmSec) }
 }
 
 // null when confirmed; otherwise why not.
-async function confirm(run: HostRun, confirmSec: number): Promise<string | null> {
+async function confirm(run: HostRun, confirmSec: number, change: Change): Promise<string | null> {
   let fresh: Session | undefined
   try {
     // Leave the timer a margin: a connection that only succeeds after it fired is no use.
     fresh = await run.openFresh(Math.max(1000, confirmSec * 1000 - 2000))
-    const result = await fresh.run(confirmStep(run.settings.changeId).script, { timeoutSec: 10 })
+    const result = await fresh.run(confirmStep(run.settings.changeId, change).script, { timeoutSec: 10 })
     if (result.code === 0) return null
     if (result.code === EXIT_TOO_LATE) return 'the confirmation came after the timer had restored the previous ruleset'
     return `the confirmation failed: ${result.stderr.trim()}`

@@ -1,9 +1,11 @@
 // One host's audit: read-only. It reads the live ruleset, the baseline in the host's normal form,
 // the host settings and conntrack; it never writes, never locks, never arms a timer.
-import { gatherFacts } from '../apply/apply-host.ts'
+import { families, gatherFacts } from '../apply/host-facts.ts'
+import type { DiffEntry } from '../plan/diff.ts'
 import type { Change } from '../apply/change.ts'
 import { diffRulesets } from '../plan/diff.ts'
-import { separateForeign } from '../plan/foreign.ts'
+import { separateForeign, type ForeignItem } from '../plan/foreign.ts'
+import { chainOf } from '../plan/preserve.ts'
 import { section, parseSections } from '../remote/sections.ts'
 import type { Step } from '../remote/scripts.ts'
 import { HostError, type Session } from '../remote/transport.ts'
@@ -37,10 +39,16 @@ export async function auditHost(session: Session, change: Change, emit: (e: RunE
   const host = change.host.name
   emit({ kind: 'step', host, step: 'reading the live ruleset' })
   const facts = await gatherFacts(session, change)
-  const v4 = separateForeign(facts.live, facts.desired)
-  const v6 = facts.v6 ? separateForeign(facts.v6.live, facts.v6.desired) : undefined
-  const diff = [...diffRulesets(v4.owned, facts.desired), ...(v6 && facts.v6 ? diffRulesets(v6.owned, facts.v6.desired, 'ipv6') : [])]
-  const foreign = [...v4.foreign, ...(v6?.foreign ?? []).map((f) => ({ ...f, table: `ip6 ${f.table}` }))]
+  const diff: DiffEntry[] = []
+  const foreign: ForeignItem[] = []
+  for (const f of families(facts)) {
+    const split = separateForeign(f.live, f.desired)
+    const prefix = f.family === 'ipv6' ? 'ip6 ' : ''
+    diff.push(...diffRulesets(split.owned, f.desired, f.family))
+    // Preserved chains are foreign too: no role owns them, fleet only keeps them.
+    const preserved = [...f.preserved].flatMap(([table, lines]) => lines.map((line) => ({ table, chain: chainOf(line), line })))
+    foreign.push(...[...preserved, ...split.foreign].map((x) => ({ ...x, table: `${prefix}${x.table}` })))
+  }
   const settings = facts.settingsToChange.map((i) => change.commands[i]!.title)
   emit({ kind: 'step', host, step: 'reading conntrack' })
   const conntrack = await readConntrack(session, change.host.network.internal)

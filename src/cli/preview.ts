@@ -1,6 +1,6 @@
 // Before the final confirmation on a terminal: what would change on each picked host, read from
 // the hosts themselves (read-only, like an audit), in one line each.
-import { factsDiff, gatherFacts, rulesetsEqual } from '../apply/apply-host.ts'
+import { factsDiff, gatherFacts, rulesetsEqual } from '../apply/host-facts.ts'
 import type { Change } from '../apply/change.ts'
 import type { Session } from '../remote/transport.ts'
 import type { HostDone } from '../report/events.ts'

@@ -6,6 +6,7 @@ import type { z } from 'zod'
 import { InputError, InputErrors } from './errors.ts'
 import { inventorySchema, type RawInventory, type RawNetwork } from './schema.ts'
 import type { HostSpec, Inventory, NetworkValues, PortSet } from './types.ts'
+import { DEFAULT_PRESERVE } from '../plan/preserve.ts'
 
 export function loadInventory(text: string, file: string): Inventory {
   const lines = new LineCounter()
@@ -93,8 +94,8 @@ function describeType(expected: string): string {
 const KNOWN_KEYS: Record<string, string> = {
   '': 'roles, defaults, hosts',
   roles: 'path',
-  defaults: 'ssh, network',
-  host: 'address, role, ssh, network',
+  defaults: 'ssh, network, preserve, persist',
+  host: 'address, role, ssh, network, preserve, persist',
   ssh: 'user, port, identity, knownHosts, config, jump',
   network: 'internal, internal6, interface, wan, lan, egress, services, untracked',
   wan: 'interface, address',
@@ -125,6 +126,8 @@ function toHostSpec(
     ...jumpOf(name, host.ssh?.jump ?? raw.defaults?.ssh?.jump),
     where: where.host,
     roleWhere: where.role,
+    preserve: host.preserve ?? raw.defaults?.preserve ?? DEFAULT_PRESERVE,
+    persist: host.persist ?? raw.defaults?.persist ?? false,
   }
 }
 

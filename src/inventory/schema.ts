@@ -46,16 +46,25 @@ export const sshSchema = z.strictObject({
   jump: hostName.optional(),
 })
 
+const chainPattern = checked(z.string(), (p) =>
+  /^[A-Za-z0-9_.*?-]{1,28}$/.test(p) ? null : `expected a chain name or pattern like DOCKER* or f2b-*, got "${p}"`,
+)
+const preserve = z.array(chainPattern)
+
 const hostSchema = z.strictObject({
   address: address.optional(),
   role: roleName,
+  preserve: preserve.optional(),
+  persist: z.boolean().optional(),
   ssh: sshSchema.optional(),
   network: networkSchema.optional(),
 })
 
 export const inventorySchema = z.strictObject({
   roles: z.strictObject({ path: z.array(localPath) }).optional(),
-  defaults: z.strictObject({ ssh: sshSchema.optional(), network: networkSchema.optional() }).optional(),
+  defaults: z
+    .strictObject({ ssh: sshSchema.optional(), network: networkSchema.optional(), preserve: preserve.optional(), persist: z.boolean().optional() })
+    .optional(),
   hosts: z.record(hostName, hostSchema),
 })
 

@@ -39,6 +39,11 @@ export interface HostSpec {
   // "file:line:col" of the host's entry, for errors found after loading (role needs, SSH failures).
   readonly where: string
   readonly roleWhere: string
+  // Patterns of chains that other software keeps in the same tables (Docker, fail2ban...): kept
+  // intact by every change, listed as foreign by audit.
+  readonly preserve: readonly string[]
+  // Write the confirmed rulesets where the host restores them at boot (/etc/iptables/rules.v4, .v6).
+  readonly persist: boolean
 }
 
 export interface Inventory {

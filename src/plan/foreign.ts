@@ -5,16 +5,13 @@
 import { BUILTIN_CHAINS, MANAGED_TABLES } from '../render/ruleset.ts'
 import type { Table } from '../roles/types.ts'
 import type { SavedRuleset, SavedTable } from './normal-form.ts'
+import { chainOf } from './preserve.ts'
 
 export interface ForeignItem {
   readonly table: string
   readonly chain?: string
   // The chain declaration or rule as iptables-save prints it, or a summary for a whole table.
   readonly line: string
-}
-
-function chainName(line: string): string {
-  return line.startsWith(':') ? line.slice(1).split(' ')[0]! : line.split(' ')[1]!
 }
 
 function jumpTarget(rule: string): string | undefined {
@@ -29,11 +26,11 @@ export function separateForeign(live: SavedRuleset, desired: SavedRuleset): { ow
       foreign.push({ table: name, line: `table ${name} (${table.lines.filter((l) => l.startsWith('-A')).length} rules), not managed by fleet` })
       continue
     }
-    const declared = new Set((desired.get(name)?.lines ?? []).filter((l) => l.startsWith(':')).map(chainName))
+    const declared = new Set((desired.get(name)?.lines ?? []).filter((l) => l.startsWith(':')).map(chainOf))
     const isForeign = (chain: string) => !declared.has(chain) && !BUILTIN_CHAINS[name as Table].includes(chain)
     const kept: string[] = []
     for (const line of table.lines) {
-      const chain = chainName(line)
+      const chain = chainOf(line)
       const target = line.startsWith('-A') ? jumpTarget(line) : undefined
       if (isForeign(chain) || (target !== undefined && isForeign(target) && table.lines.some((l) => l.startsWith(`:${target} `)))) {
         foreign.push({ table: name, chain, line })

@@ -92,7 +92,7 @@ export function changeStep(change: Change, s: ChangeSettings): Step {
       (c) =>
         `[ "$(${c.check})" = ${quote(c.want)} ] || ${c.run} || { fleet_restore_saved; fleet_fail 13 ${quote(`failed: ${c.title}; the previous ruleset was restored`)}; }`,
     ),
-    ...(armed ? [] : ['fleet_status applied', 'fleet_release']),
+    ...(armed ? [] : [...(change.host.persist ? [persist(change)] : []), 'fleet_status applied', 'fleet_release']),
     section('after', 'iptables-save'),
     section('saved', 'cat "$S/saved/$ID.v4"'),
     ...(v6 ? [section('after6', 'ip6tables-save'), section('saved6', 'cat "$S/saved/$ID.v6"')] : []),
@@ -103,14 +103,29 @@ export function changeStep(change: Change, s: ChangeSettings): Step {
 
 // Run over a fresh SSH connection: proves the new ruleset still admits the operator. Whoever
 // renames armed/<id> first, this or the timer, decides.
-export function confirmStep(changeId: string): Step {
+export function confirmStep(changeId: string, change: Change): Step {
   return {
-    title: 'confirm over a fresh SSH connection',
-    script: `${prelude(changeId)}
-fleet_disarm done || { echo 'too late: the timer has already restored the previous ruleset' >&2; exit ${EXIT_TOO_LATE}; }
-fleet_status confirmed
-fleet_release`,
+    title: `confirm over a fresh SSH connection${change.host.persist ? ', then persist the rulesets for boot' : ''}`,
+    script: [
+      prelude(changeId),
+      `fleet_disarm done || { echo 'too late: the timer has already restored the previous ruleset' >&2; exit ${EXIT_TOO_LATE}; }`,
+      ...(change.host.persist ? [persist(change)] : []),
+      'fleet_status confirmed',
+      'fleet_release',
+    ].join('\n'),
   }
+}
+
+// Where netfilter-persistent restores from at boot. Written only once a change is confirmed (or
+// applied without confirmation), replaced atomically, so a reboot never brings back a ruleset
+// that locked the operator out.
+function persist(change: Change): string {
+  const write = (save: string, file: string) => `${save} > ${file}.fleet-new && mv ${file}.fleet-new ${file}`
+  return [
+    'mkdir -p /etc/iptables',
+    `${write('iptables-save', '/etc/iptables/rules.v4')} || echo 'could not write /etc/iptables/rules.v4' >&2`,
+    ...(change.document6 !== undefined ? [`${write('ip6tables-save', '/etc/iptables/rules.v6')} || echo 'could not write /etc/iptables/rules.v6' >&2`] : []),
+  ].join('\n')
 }
 
 // Undo now, rather than wait for the timer (verification failed, or confirmation could not be made

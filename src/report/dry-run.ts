@@ -26,7 +26,7 @@ export function dryRunPlan(changes: readonly Change[], specs: ReadonlyMap<string
       { ...factsStep(change), title: `${factsStep(change).title}  [${sshCommand(spec)}]` },
       { ...apply, title: `${apply.title} (only when they differ)  [same connection]` },
       ...(settings.confirmSec !== null
-        ? [{ ...confirmStep(settings.changeId), title: `${confirmStep(settings.changeId).title}  [${sshCommand(spec, true)}]` }]
+        ? [{ ...confirmStep(settings.changeId, change), title: `${confirmStep(settings.changeId, change).title}  [${sshCommand(spec, true)}]` }]
         : []),
     ]
     return { host: change.host.name, role: change.host.role, ssh: sshCommand(spec), steps }

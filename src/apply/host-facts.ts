@@ -1,0 +1,85 @@
+// What fleet reads from a host before it decides anything: both rulesets, as they are and as the
+// change wants them (both in the host's own normal form), minus the chains it preserves, and the
+// host settings. Read-only; shared by apply, rollback, audit and the picker's preview.
+import { diffRulesets, type DiffEntry } from '../plan/diff.ts'
+import { managedTablesEqual, parseSave, type SavedRuleset } from '../plan/normal-form.ts'
+import { splitPreserved } from '../plan/preserve.ts'
+import { factsStep } from '../remote/scripts.ts'
+import { parseSections, type Sections } from '../remote/sections.ts'
+import { HostError, type Session } from '../remote/transport.ts'
+import type { Family } from '../roles/types.ts'
+import type { Change } from './change.ts'
+
+export interface FamilyFacts {
+  readonly family: Family
+  // Both without the preserved chains, their rules and the jumps to them.
+  readonly live: SavedRuleset
+  readonly desired: SavedRuleset
+  // The preserved lines of the live ruleset, per table: kept as they are by any change.
+  readonly preserved: ReadonlyMap<string, readonly string[]>
+}
+
+export interface HostFacts {
+  readonly backend: string
+  readonly liveSum: string
+  readonly v4: FamilyFacts
+  // Present when the change manages IPv6 and the host has it.
+  readonly v6?: FamilyFacts
+  // Indexes of the change's host settings that differ from what it wants.
+  readonly settingsToChange: readonly number[]
+}
+
+// iptables-restore's complaint on one line, with the offending line of the document quoted.
+export function restoreError(output: string, document: string): string {
+  const lines = output.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^Try `ip6?tables-restore/.test(l))
+  return lines
+    .map((l) => {
+      const at = /^Error occurred at line: (\d+)$/.exec(l)
+      return at ? `at line ${at[1]}: ${document.split('\n')[Number(at[1]) - 1] ?? '?'}` : l
+    })
+    .join('; ')
+}
+
+function familyFacts(family: Family, live: string, desired: string, patterns: readonly string[]): FamilyFacts {
+  const split = splitPreserved(parseSave(live), patterns)
+  return { family, live: split.kept, desired: splitPreserved(parseSave(desired), patterns).kept, preserved: split.preserved }
+}
+
+export function readFacts(change: Change, sections: Sections): HostFacts {
+  const text = (name: string) => sections.text.get(name) ?? ''
+  if (sections.status.get('live') !== 0) throw new HostError(`iptables-save failed: ${text('live').trim() || 'is iptables installed?'}`)
+  if (sections.status.get('desired') !== 0) {
+    throw new HostError(`the host's iptables rejects the new ruleset, nothing changed: ${restoreError(text('desired'), change.document)}`)
+  }
+  const v6 = change.document6 !== undefined && text('ipv6').trim() === 'yes'
+  if (v6 && sections.status.get('desired6') !== 0) {
+    throw new HostError(`the host's ip6tables rejects the new IPv6 ruleset, nothing changed: ${restoreError(text('desired6'), change.document6!)}`)
+  }
+  const patterns = change.host.preserve
+  return {
+    backend: /\((nf_tables|legacy)\)/.exec(text('backend'))?.[1] ?? 'unknown',
+    liveSum: text('live-sum').trim(),
+    v4: familyFacts('ipv4', text('live'), text('desired'), patterns),
+    ...(v6 && { v6: familyFacts('ipv6', text('live6'), text('desired6'), patterns) }),
+    settingsToChange: change.commands.flatMap((c, i) => (text(`check-${i}`).trim() === c.want ? [] : [i])),
+  }
+}
+
+export async function gatherFacts(session: Session, change: Change): Promise<HostFacts> {
+  const result = await session.run(factsStep(change).script)
+  if (result.code !== 0) throw new HostError(`reading facts failed (exit ${result.code}): ${result.stderr.trim()}`)
+  return readFacts(change, parseSections(result.stdout))
+}
+
+export function families(facts: HostFacts): FamilyFacts[] {
+  return facts.v6 ? [facts.v4, facts.v6] : [facts.v4]
+}
+
+// What differs between the live rulesets and the change's, both families.
+export function factsDiff(facts: HostFacts): DiffEntry[] {
+  return families(facts).flatMap((f) => diffRulesets(f.live, f.desired, f.family))
+}
+
+export function rulesetsEqual(facts: HostFacts): boolean {
+  return families(facts).every((f) => managedTablesEqual(f.live, f.desired))
+}

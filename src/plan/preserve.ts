@@ -1,0 +1,67 @@
+// Chains fleet does not own but must keep: Docker's DOCKER*, Kubernetes' KUBE-*, fail2ban's f2b-*.
+// A full restore would wipe them, so before a change their chains, their rules and the jumps to
+// them are taken from the live ruleset and put into the new one; comparisons leave them out.
+import { MANAGED_TABLES } from '../render/ruleset.ts'
+import type { SavedRuleset, SavedTable } from './normal-form.ts'
+
+export const DEFAULT_PRESERVE = ['DOCKER', 'DOCKER-*', 'KUBE-*', 'f2b-*', 'CNI-*', 'cali-*', 'LIBVIRT_*'] as const
+
+function patternToRegExp(pattern: string): RegExp {
+  return new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$')
+}
+
+// The chain a save line belongs to: ":NAME POLICY" or "-A NAME ...".
+export function chainOf(line: string): string {
+  return line.startsWith(':') ? line.slice(1).split(' ')[0]! : line.split(' ')[1]!
+}
+
+function targetOf(line: string): string | undefined {
+  return /\s-[jg] (\S+)/.exec(line)?.[1]
+}
+
+export interface Split {
+  // The ruleset without the preserved chains, their rules and the jumps to them.
+  readonly kept: SavedRuleset
+  // Per table, the preserved lines in iptables-save order.
+  readonly preserved: ReadonlyMap<string, readonly string[]>
+}
+
+export function splitPreserved(ruleset: SavedRuleset, patterns: readonly string[]): Split {
+  const res = patterns.map(patternToRegExp)
+  const kept = new Map<string, SavedTable>()
+  const preserved = new Map<string, string[]>()
+  for (const [name, table] of ruleset) {
+    const declared = new Set(table.lines.filter((l) => /^:\S+ - /.test(l + ' ')).map(chainOf))
+    const isPreserved = (chain: string | undefined) => chain !== undefined && declared.has(chain) && res.some((re) => re.test(chain))
+    const mine: string[] = []
+    const theirs: string[] = []
+    for (const line of table.lines) {
+      const keep = isPreserved(chainOf(line)) || (line.startsWith('-A') && isPreserved(targetOf(line)))
+      ;(keep ? theirs : mine).push(line)
+    }
+    kept.set(name, { name, lines: mine })
+    if (theirs.length > 0) preserved.set(name, theirs)
+  }
+  return { kept, preserved }
+}
+
+// The restore document for `ruleset` with `preserved` added: their chain declarations after the
+// others, the jumps to them first in their chains (where Docker and fail2ban put them), then the
+// rules of the preserved chains.
+export function renderWithPreserved(ruleset: SavedRuleset, preserved: ReadonlyMap<string, readonly string[]>, header: string): string {
+  const out = [`# ${header}`]
+  for (const name of MANAGED_TABLES) {
+    const lines = ruleset.get(name)?.lines ?? []
+    const extra = preserved.get(name) ?? []
+    const decl = (ls: readonly string[]) => ls.filter((l) => l.startsWith(':')).map((l) => `${l} [0:0]`)
+    const rules = (ls: readonly string[]) => ls.filter((l) => l.startsWith('-A'))
+    out.push(`*${name}`, ...decl(lines), ...decl(extra), ...rules(extra).filter((l) => !patternsChain(extra, l)), ...rules(lines), ...rules(extra).filter((l) => patternsChain(extra, l)), 'COMMIT')
+  }
+  return out.join('\n') + '\n'
+}
+
+// Whether a preserved rule lives in a preserved chain (as opposed to being a jump from one of
+// fleet's chains into a preserved one).
+function patternsChain(extra: readonly string[], rule: string): boolean {
+  return extra.some((l) => l.startsWith(':') && chainOf(l) === chainOf(rule))
+}
