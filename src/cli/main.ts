@@ -32,79 +32,52 @@ Exit status: 0 every host ok, 1 a host failed, 2 bad input (nothing changed), 3 
 130 interrupted. Without a terminal, or with CI set, output is one plain line per event.`,
     )
 
-  const inventory = () => new Option('-i, --inventory <file>', 'the inventory YAML file').makeOptionMandatory()
-  const limit = () => new Option('-l, --limit <names>', 'only these hosts or roles (comma-separated, * patterns; repeatable)').argParser(collect)
-  const role = () => new Option('-r, --role <names>', 'only hosts with these roles (comma-separated; repeatable)').argParser(collect)
-  const yes = () => new Option('-y, --yes', 'no prompts on a terminal: act on the selection, or on every host')
-  const json = () => new Option('--json', 'print one JSON document with every host and its outcome')
-  const concurrency = () => new Option('-c, --concurrency <n>', 'hosts worked on at once (sshd drops unauthenticated connections beyond MaxStartups, 10 by default)')
-    .argParser(positiveInt)
-    .default(8)
+  // Option groups shared by the commands: which hosts, how to reach them, how to change them.
+  const selection = (command: Command, prompts = true) => {
+    command
+      .addOption(new Option('-i, --inventory <file>', 'the inventory YAML file').makeOptionMandatory())
+      .addOption(new Option('-l, --limit <names>', 'only these hosts or roles (comma-separated, * patterns; repeatable)').argParser(collect))
+      .addOption(new Option('-r, --role <names>', 'only hosts with these roles (comma-separated; repeatable)').argParser(collect))
+    return prompts ? command.option('-y, --yes', 'no prompts on a terminal: act on the selection, or on every host') : command
+  }
+  const connection = (command: Command) =>
+    command
+      .option('--json', 'print one JSON document with every host and its outcome')
+      .addOption(
+        new Option('-c, --concurrency <n>', 'hosts worked on at once (sshd drops unauthenticated connections beyond MaxStartups, 10 by default)')
+          .argParser(positiveInt)
+          .default(8),
+      )
+      .option('--accept-new-host-keys', 'trust and record host keys not yet in known_hosts (changed keys are still refused)')
+  const changing = (command: Command) =>
+    command
+      .option('--no-confirm', 'do not arm the host timer nor confirm over a fresh connection')
+      .addOption(
+        new Option('--confirm-timeout <seconds>', 'the host restores its previous ruleset unless fleet confirms over a fresh SSH connection within this time')
+          .argParser(positiveInt)
+          .default(30),
+      )
+      .addOption(new Option('--keep <n>', 'saved rulesets kept on each host (older ones are pruned)').argParser(positiveInt).default(10))
 
-  const acceptNew = () => new Option('--accept-new-host-keys', 'trust and record host keys not yet in known_hosts (changed keys are still refused)')
-  const confirmTimeout = () => new Option(
-    '--confirm-timeout <seconds>',
-    'the host restores its previous ruleset unless fleet confirms over a fresh SSH connection within this time',
-  )
-    .argParser(positiveInt)
-    .default(30)
-  const keep = () => new Option('--keep <n>', 'saved rulesets kept on each host (older ones are pruned)').argParser(positiveInt).default(10)
+  const apply = cli.command('apply').description("bring every selected host to its role's baseline (one atomic iptables-restore per host)")
+  selection(apply).option('-n, --dry-run', 'print, per host, every command an apply would run, without connecting')
+  changing(connection(apply)).action((opts) => run(applyCommand(opts, io)))
 
-  cli
-    .command('apply')
-    .description("bring every selected host to its role's baseline (one atomic iptables-restore per host)")
-    .addOption(inventory())
-    .addOption(limit())
-    .addOption(role())
-    .addOption(yes())
-    .option('-n, --dry-run', 'print, per host, every command an apply would run, without connecting')
-    .addOption(json())
-    .addOption(concurrency())
-    .addOption(acceptNew())
-    .option('--no-confirm', 'do not arm the host timer nor confirm over a fresh connection')
-    .addOption(confirmTimeout())
-    .addOption(keep())
-    .action((opts) => run(applyCommand(opts, io)))
-
-  cli
+  const rollback = cli
     .command('rollback')
     .description('restore, on each selected host, the ruleset saved before its newest change (or before change --to ID)')
-    .addOption(inventory())
-    .addOption(limit())
-    .addOption(role())
-    .addOption(yes())
+  selection(rollback)
     .option('--to <id>', 'restore the ruleset that was live before change ID (see fleet history)')
     .option('-n, --dry-run', 'print the commands a rollback would run, without connecting')
-    .addOption(json())
-    .addOption(concurrency())
-    .addOption(acceptNew())
-    .option('--no-confirm', 'do not arm the host timer nor confirm over a fresh connection')
-    .addOption(confirmTimeout())
-    .addOption(keep())
-    .action((opts) => run(rollbackCommand(opts, io)))
+  changing(connection(rollback)).action((opts) => run(rollbackCommand(opts, io)))
 
-  cli
+  const audit = cli
     .command('audit')
     .description('read-only: per host, drift from the baseline, chains and rules no role owns, and conntrack (exit 3 on drift)')
-    .addOption(inventory())
-    .addOption(limit())
-    .addOption(role())
-    .addOption(yes())
-    .addOption(json())
-    .addOption(concurrency())
-    .addOption(acceptNew())
-    .action((opts) => run(auditCommand(opts, io)))
+  connection(selection(audit)).action((opts) => run(auditCommand(opts, io)))
 
-  cli
-    .command('history')
-    .description('list the changes saved on each selected host, with their ids, status and what they applied')
-    .addOption(inventory())
-    .addOption(limit())
-    .addOption(role())
-    .addOption(json())
-    .addOption(concurrency())
-    .addOption(acceptNew())
-    .action((opts) => run(historyCommand(opts, io)))
+  const history = cli.command('history').description('list the changes saved on each selected host, with their ids, status and what they applied')
+  connection(selection(history, false)).action((opts) => run(historyCommand(opts, io)))
 
   return cli
 }
