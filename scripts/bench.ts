@@ -76,13 +76,25 @@ function buildLab(n: number): BenchHost[] {
 
 // A bench server is an internal server that also accepts its services from anywhere (the WAN
 // servers are reached directly), so variants A and B of the inventory differ on every host.
-const BENCH_ROLE = `import internalServer from '${ROOT}/roles/internal-server.ts'
+const BENCH_ROLE = `import { inputAllow, inputAllow6 } from '${ROOT}/roles/common/input-allow.ts'
 export default {
   description: 'internal server that also serves its services to anyone (bench)',
   tasks(ctx) {
-    const services = ctx.need('services')
-    const [drop, ...before] = [...internalServer.tasks(ctx)].reverse()
-    return [...before.reverse(), ctx.rules('services', [ctx.iptables\`-A INPUT -p tcp -m multiport --dports \${services.tcp} -j ACCEPT\`]), drop]
+    const { iptables, ip6tables, rules, need } = ctx
+    const services = need('services').tcp
+    const internal = need('internal')
+    return [
+      rules('untrack traffic within the internal network', [
+        iptables\`-t raw -A PREROUTING -s \${internal} -d \${internal} -j NOTRACK\`,
+        iptables\`-t raw -A OUTPUT -s \${internal} -d \${internal} -j NOTRACK\`,
+      ]),
+      rules('services', [iptables\`-A INPUT -p tcp -m multiport --dports \${services} -j ACCEPT\`]),
+      inputAllow(ctx, need('interface')),
+      rules('drop everything else', [iptables\`-A INPUT -j DROP\`]),
+      rules('services (IPv6)', [ip6tables\`-A INPUT -p tcp -m multiport --dports \${services} -j ACCEPT\`]),
+      inputAllow6(ctx, need('interface')),
+      rules('drop everything else (IPv6)', [ip6tables\`-A INPUT -j DROP\`]),
+    ]
   },
 }
 `
@@ -200,7 +212,7 @@ async function measure(hosts: readonly BenchHost[], reps: number): Promise<Sampl
     if (t.peakMb !== undefined) samples.peakMb.push(t.peakMb)
   }
   // Every host starts on A, as fleet leaves it (history, saved rulesets), before the first sample.
-  await fleet(['apply', '-i', a, '--no-confirm'])
+  await fleet(['apply', '-i', a])
   for (let rep = 1; rep <= reps; rep++) {
     // Each fleet apply with changes starts from B, put there by the floor run just before it.
     record('floor: ssh iptables-restore', await floor(hosts, 'iptables-restore', docsB))

@@ -1,6 +1,6 @@
 // One host's change: facts, compare in the kernel's normal form, then (only if needed) lock, save,
 // test, load, verify, and confirm over a fresh connection before the host's timer undoes it.
-// With apply/run.ts, the only code that changes hosts.
+// The only code that changes hosts; run-on-hosts.ts runs it on many in parallel.
 import { managedTablesEqual, parseSave } from '../plan/normal-form.ts'
 import { renderWithPreserved, splitPreserved } from '../plan/preserve.ts'
 import { EXIT_TOO_LATE } from '../remote/host-state.ts'

@@ -2,7 +2,7 @@
 // and the run over every selected host.
 import os from 'node:os'
 import type { HostRun } from '../apply/apply-host.ts'
-import { runOnHosts } from '../apply/run-apply.ts'
+import { runOnHosts } from '../apply/run-on-hosts.ts'
 import { saveLocalCopy } from '../history/local-copy.ts'
 import type { HostDone } from '../report/events.ts'
 import type { Session } from '../remote/transport.ts'

@@ -3,7 +3,7 @@
 // Every failure becomes a HostError for that host; nothing here may crash the process.
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
-import ssh2, { type AuthenticationType, type Client, type ConnectConfig } from 'ssh2'
+import ssh2, { type Client, type ConnectConfig } from 'ssh2'
 import { HostError, type RemoteResult, type Session } from '../remote/transport.ts'
 import { quote } from '../shell/quote.ts'
 import type { ConnectSpec } from './connect-spec.ts'
@@ -81,10 +81,10 @@ export class SshTransport {
   }
 
   private connect(spec: ConnectSpec, timeoutMs: number, sock?: NodeJS.ReadableStream): Promise<Opened> {
-    const client = new SshClient()
-    this.clients.add(client)
     let hostKeyProblem: string | undefined
     const config = { ...this.connectConfig(spec, (problem) => (hostKeyProblem = problem), sock), readyTimeout: timeoutMs }
+    const client = new SshClient()
+    this.clients.add(client)
     return new Promise((resolve, reject) => {
       let ready = false
       const closed = new Promise<void>((done) => client.on('close', () => (this.clients.delete(client), done())))
@@ -162,7 +162,9 @@ export class SshTransport {
       methods.push({ type: 'publickey', username: spec.user, key: readFileSync(file) })
     }
     if (process.env.SSH_AUTH_SOCK) methods.push({ type: 'agent', username: spec.user, agent: process.env.SSH_AUTH_SOCK })
-    if (methods.length === 0) methods.push({ type: 'none', username: spec.user } satisfies { type: AuthenticationType; username: string })
+    if (methods.length === 0) {
+      throw new HostError(`no SSH key: none of ${spec.identityFiles.join(', ') || 'the default key files'} exists and SSH_AUTH_SOCK is not set`)
+    }
     return methods
   }
 }
