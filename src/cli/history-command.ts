@@ -1,11 +1,10 @@
 // fleet history: the changes saved on each host, newest last.
 import { parseHistory, type HistoryEntry } from '../history/entries.ts'
-import { runOnHosts } from '../apply/run-on-hosts.ts'
 import { historyStep } from '../remote/scripts.ts'
 import { HostError } from '../remote/transport.ts'
 import { connectSpecs } from '../ssh/connect-spec.ts'
 import { EXIT } from './exit-codes.ts'
-import type { ConnectionOptions } from './host-work.ts'
+import { workOnHosts, type ConnectionOptions } from './host-work.ts'
 import { readInventory, selectHosts } from './load.ts'
 import type { Io } from './output.ts'
 
@@ -24,27 +23,21 @@ export async function historyCommand(options: HistoryOptions, io: Io): Promise<n
   const inventory = readInventory(options.inventory)
   const hosts = selectHosts(inventory, options.limit, options.role)
   const specs = connectSpecs(inventory)
-  const { SshTransport, DEFAULT_SSH_OPTIONS } = await import('../ssh/ssh-transport.ts')
-  const transport = new SshTransport({ ...DEFAULT_SSH_OPTIONS, acceptNewHostKeys: Boolean(options.acceptNewHostKeys) })
   const histories = new Map<string, HistoryEntry[]>()
-  try {
-    const results = await runOnHosts(hosts.map((h) => h.name), { open: (h) => transport.open(specs.get(h)!) }, { concurrency: options.concurrency, emit: () => {} }, async (host, session) => {
-      const result = await session.run(historyStep().script)
-      if (result.code !== 0) throw new HostError(`cannot read the history: ${result.stderr.trim()}`)
-      histories.set(host, parseHistory(result.stdout))
-      return { kind: 'host-done', host, outcome: 'unchanged' }
-    })
-    if (options.json) {
-      io.out(JSON.stringify({ command: 'history', hosts: results.map((r) => ({ host: r.host, ...(r.outcome === 'failed' ? { error: r.detail } : { entries: histories.get(r.host) }) })) }, null, 2))
-    } else {
-      for (const r of results) {
-        const entries = histories.get(r.host)
-        io.out(r.outcome === 'failed' ? `${r.host}: failed: ${r.detail}` : `${r.host}: ${entries?.length ? '' : 'no changes recorded'}`)
-        entries?.forEach((e) => io.out(formatEntry(e)))
-      }
+  const results = await workOnHosts('history', specs, hosts.map((h) => h.name), { ...options, quiet: true }, io, async (host, session) => {
+    const result = await session.run(historyStep().script)
+    if (result.code !== 0) throw new HostError(`cannot read the history: ${result.stderr.trim()}`)
+    histories.set(host, parseHistory(result.stdout))
+    return { kind: 'host-done', host, outcome: 'unchanged' }
+  })
+  if (options.json) {
+    io.out(JSON.stringify({ command: 'history', hosts: results.map((r) => ({ host: r.host, ...(r.outcome === 'failed' ? { error: r.detail } : { entries: histories.get(r.host) }) })) }, null, 2))
+  } else {
+    for (const r of results) {
+      const entries = histories.get(r.host)
+      io.out(r.outcome === 'failed' ? `${r.host}: failed: ${r.detail}` : `${r.host}:${entries?.length ? '' : ' no changes recorded'}`)
+      entries?.forEach((e) => io.out(formatEntry(e)))
     }
-    return results.some((r) => r.outcome === 'failed') ? EXIT.hostFailed : EXIT.ok
-  } finally {
-    transport.closeAll()
   }
+  return results.some((r) => r.outcome === 'failed') ? EXIT.hostFailed : EXIT.ok
 }

@@ -1,5 +1,5 @@
-// What apply and rollback share: the SSH transport, the per-run change settings, the reporter,
-// and the run over every selected host.
+// What the commands that connect share: the SSH transport, the reporter, the run over every
+// selected host, and for those that change hosts, the per-run change settings.
 import os from 'node:os'
 import type { HostRun } from '../apply/apply-host.ts'
 import { runOnHosts } from '../apply/run-on-hosts.ts'
