@@ -1,7 +1,7 @@
 // Chains fleet does not own but must keep: Docker's DOCKER*, Kubernetes' KUBE-*, fail2ban's f2b-*.
 // A full restore would wipe them, so before a change their chains, their rules and the jumps to
 // them are taken from the live ruleset and put into the new one; comparisons leave them out.
-import { MANAGED_TABLES } from '../render/ruleset.ts'
+import { BUILTIN_CHAINS, MANAGED_TABLES } from '../render/ruleset.ts'
 import type { SavedRuleset, SavedTable } from './normal-form.ts'
 
 export const DEFAULT_PRESERVE = ['DOCKER', 'DOCKER-*', 'KUBE-*', 'f2b-*', 'CNI-*', 'cali-*', 'LIBVIRT_*'] as const
@@ -51,17 +51,21 @@ export function splitPreserved(ruleset: SavedRuleset, patterns: readonly string[
 export function renderWithPreserved(ruleset: SavedRuleset, preserved: ReadonlyMap<string, readonly string[]>, header: string): string {
   const out = [`# ${header}`]
   for (const name of MANAGED_TABLES) {
-    const lines = ruleset.get(name)?.lines ?? []
-    const extra = preserved.get(name) ?? []
-    const decl = (ls: readonly string[]) => ls.filter((l) => l.startsWith(':')).map((l) => `${l} [0:0]`)
-    const rules = (ls: readonly string[]) => ls.filter((l) => l.startsWith('-A'))
-    out.push(`*${name}`, ...decl(lines), ...decl(extra), ...rules(extra).filter((l) => !patternsChain(extra, l)), ...rules(lines), ...rules(extra).filter((l) => patternsChain(extra, l)), 'COMMIT')
+    // A table missing from the ruleset is one with its builtin chains empty at ACCEPT.
+    const own = ruleset.get(name)?.lines ?? BUILTIN_CHAINS[name].map((c) => `:${c} ACCEPT`)
+    const theirs = preserved.get(name) ?? []
+    const declarations = (lines: readonly string[]) => lines.filter((l) => l.startsWith(':')).map((l) => `${l} [0:0]`)
+    const theirChains = new Set(declarations(theirs).map(chainOf))
+    const theirRules = theirs.filter((l) => l.startsWith('-A'))
+    out.push(
+      `*${name}`,
+      ...declarations(own),
+      ...declarations(theirs),
+      ...theirRules.filter((l) => !theirChains.has(chainOf(l))), // the jumps into their chains, first
+      ...own.filter((l) => l.startsWith('-A')),
+      ...theirRules.filter((l) => theirChains.has(chainOf(l))),
+      'COMMIT',
+    )
   }
   return out.join('\n') + '\n'
-}
-
-// Whether a preserved rule lives in a preserved chain (as opposed to being a jump from one of
-// fleet's chains into a preserved one).
-function patternsChain(extra: readonly string[], rule: string): boolean {
-  return extra.some((l) => l.startsWith(':') && chainOf(l) === chainOf(rule))
 }
