@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 [ -f dist/cli/main.js ] || npm run --silent build
 bash scripts/lab.sh up
 echo
-echo '$ npx fleet apply --inventory inventory/lab.yaml'
-node bin/fleet.js apply --inventory inventory/lab.yaml
+echo '$ npx fleet apply --inventory inventory/lab.yaml --yes'
+node bin/fleet.js apply --inventory inventory/lab.yaml --yes
 echo
-echo '$ npx fleet apply --inventory inventory/lab.yaml     # again: nothing to change'
-node bin/fleet.js apply --inventory inventory/lab.yaml
+echo '$ npx fleet apply --inventory inventory/lab.yaml --yes     # again: nothing to change'
+node bin/fleet.js apply --inventory inventory/lab.yaml --yes
