@@ -48,6 +48,11 @@ function familyFacts(family: Family, live: string, desired: string, patterns: re
 export function readFacts(change: Change, sections: Sections): HostFacts {
   const text = (name: string) => sections.text.get(name) ?? ''
   if (sections.status.get('live') !== 0) throw new HostError(`iptables-save failed: ${text('live').trim() || 'is iptables installed?'}`)
+  if (/^unshare: /m.test(text('desired'))) {
+    throw new HostError(
+      `cannot make a scratch network namespace on the host (${text('desired').trim()}); fleet loads the new ruleset there to compare it in the kernel's normal form, and needs root with CAP_SYS_ADMIN`,
+    )
+  }
   if (sections.status.get('desired') !== 0) {
     throw new HostError(`the host's iptables rejects the new ruleset, nothing changed: ${restoreError(text('desired'), change.document)}`)
   }

@@ -154,6 +154,31 @@ describe('how hosts are reached', () => {
     expect(rulesetOf('web02')).toContain('-A INPUT -j DROP')
   })
 
+  it('takes the key from the agent at SSH_AUTH_SOCK when the inventory names none', async () => {
+    const agent = execSync('ssh-agent -s', { encoding: 'utf8' })
+    const sock = /SSH_AUTH_SOCK=([^;]+);/.exec(agent)![1]!
+    const pid = Number(/SSH_AGENT_PID=(\d+);/.exec(agent)![1])
+    try {
+      execSync(`ssh-add ${OPERATOR_KEY}`, { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' })
+      // The lab inventory without its identity file: the agent is the only way in.
+      const withoutKey = readFileSync(labInventory(internalHost('web01', '203.0.113.11')), 'utf8').replace(/    identity: .*\n/, '')
+      expect(withoutKey).not.toContain('identity')
+      writeFileSync(path.join(LAB, 'agent.yaml'), withoutKey)
+      const previous = process.env.SSH_AUTH_SOCK
+      process.env.SSH_AUTH_SOCK = sock
+      try {
+        const result = await fleet(['apply', '-i', path.join(LAB, 'agent.yaml'), '--json'])
+        expect(result.stderr).toBe('')
+        expect(json(result.stdout).hosts.map((h) => h.outcome).every((o) => o === 'changed' || o === 'unchanged')).toBe(true)
+      } finally {
+        if (previous === undefined) delete process.env.SSH_AUTH_SOCK
+        else process.env.SSH_AUTH_SOCK = previous
+      }
+    } finally {
+      process.kill(pid)
+    }
+  })
+
   it('prints plain lines without a terminal, naming every host', async () => {
     const result = await fleet(['apply', '-i', LAB_INVENTORY])
     expect(result.stdout.split('\n')).toEqual(
