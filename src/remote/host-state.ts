@@ -25,7 +25,11 @@ export function prelude(id: string): string {
 S=${STATE_DIR}
 fleet_status() { sed -i "s/^status=.*/status=$1/" "$S/history/$ID"; [ -z "\${2:-}" ] || printf 'reason=%s\\n' "$2" >> "$S/history/$ID"; }
 fleet_release() { [ "$(sed -n 's/^id=//p' "$S/lock/owner" 2>/dev/null)" != "$ID" ] || rm -rf "$S/lock"; }
-fleet_disarm() { mv "$S/armed/$ID" "$S/armed/$ID.$1" 2>/dev/null || return 1; kill -- -"$(cat "$S/armed/$ID.pid")" 2>/dev/null; rm -f "$S/armed/$ID".*; }
+fleet_disarm() {
+  mv "$S/armed/$ID" "$S/armed/$ID.$1" 2>/dev/null || return 1
+  if [ -f "$S/armed/$ID.unit" ]; then systemctl stop "$(cat "$S/armed/$ID.unit")" 2>/dev/null; else kill -- -"$(cat "$S/armed/$ID.pid")" 2>/dev/null; fi
+  rm -f "$S/armed/$ID".*
+}
 fleet_fail() { echo "$2" >&2; fleet_disarm off; fleet_status failed "$2"; fleet_release; exit "$1"; }
 fleet_restore_saved() { iptables-restore "$S/saved/$ID.v4" && { [ ! -f "$S/saved/$ID.v6" ] || ip6tables-restore "$S/saved/$ID.v6"; }; }`
 }
@@ -55,8 +59,9 @@ export function extendLock(ttlSec: number): string {
 }
 
 // The timer: unless confirmed within `seconds`, restore the saved ruleset, record why, free the
-// host. A script of its own, detached with setsid, so neither the SSH session ending nor fleet
-// dying stops it.
+// host. A script of its own, run as a transient systemd unit where systemd runs the host (logind
+// may kill what a session leaves behind), else detached with setsid; either way neither the SSH
+// session ending nor fleet dying stops it.
 export function armTimer(id: string, seconds: number): string {
   return `mkdir -p "$S/armed"
 cat > "$S/armed/$ID.sh" <<'FLEET_TIMER_EOF'
@@ -69,8 +74,12 @@ fleet_release
 rm -f "$S/armed/$ID".*
 FLEET_TIMER_EOF
 date +%s > "$S/armed/$ID"
-setsid sh "$S/armed/$ID.sh" </dev/null >/dev/null 2>&1 &
-echo $! > "$S/armed/$ID.pid"`
+if [ -d /run/systemd/system ] && systemd-run --quiet --collect --unit "fleet-timer-$ID" sh "$S/armed/$ID.sh" 2>/dev/null; then
+  echo "fleet-timer-$ID" > "$S/armed/$ID.unit"
+else
+  setsid sh "$S/armed/$ID.sh" </dev/null >/dev/null 2>&1 &
+  echo $! > "$S/armed/$ID.pid"
+fi`
 }
 
 // Keeps the newest `keep` changes; ids sort by time.
