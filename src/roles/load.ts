@@ -67,11 +67,13 @@ async function loadRoleFile(file: string): Promise<Role> {
 export async function loadRoles(inventory: Inventory): Promise<Map<string, Role>> {
   const dirs = roleSearchPath(inventory)
   const roles = new Map<string, Role>()
+  const unknown = new Set<string>()
   const errors: InputError[] = []
   for (const host of inventory.hosts) {
-    if (roles.has(host.role) || errors.some((e) => e.message.includes(`"${host.role}"`))) continue
+    if (roles.has(host.role) || unknown.has(host.role)) continue
     const file = findRoleFile(host.role, dirs)
     if (file === undefined) {
+      unknown.add(host.role)
       errors.push(
         new InputError(
           `unknown role "${host.role}" for host ${host.name}; known roles: ${availableRoles(dirs).join(', ')} (looked in ${dirs.join(', ')})`,
