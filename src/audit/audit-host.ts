@@ -19,12 +19,12 @@ export function conntrackStep(): Step {
     script: [
       section('count', `cat ${proc}/nf_conntrack_count 2>/dev/null || echo 0`),
       section('max', `cat ${proc}/nf_conntrack_max 2>/dev/null || echo 0`),
-      section('entries', 'conntrack -L 2>/dev/null || cat /proc/net/nf_conntrack 2>/dev/null'),
+      section('entries', '{ conntrack -L && conntrack -L -f ipv6; } 2>/dev/null || cat /proc/net/nf_conntrack 2>/dev/null'),
     ].join('\n'),
   }
 }
 
-export async function readConntrack(session: Session, internal: string | undefined): Promise<ConntrackReport> {
+export async function readConntrack(session: Session, internal: readonly string[]): Promise<ConntrackReport> {
   const result = await session.run(conntrackStep().script)
   if (result.code !== 0) throw new HostError(`reading conntrack failed: ${result.stderr.trim()}`)
   const text = parseSections(result.stdout).text
@@ -51,7 +51,8 @@ export async function auditHost(session: Session, change: Change, emit: (e: RunE
   }
   const settings = facts.settingsToChange.map((i) => change.commands[i]!.title)
   emit({ kind: 'step', host, step: 'reading conntrack' })
-  const conntrack = await readConntrack(session, change.host.network.internal)
+  const { internal, internal6 } = change.host.network
+  const conntrack = await readConntrack(session, [internal, internal6].filter((p): p is string => p !== undefined))
   return {
     kind: 'host-done',
     host,

@@ -1,7 +1,7 @@
 // What conntrack holds on a host, summarised the way the semi-stateless design is judged: how full
 // the table is, and which flows are tracked (protocol, service port, and whether they came from
 // the internal network). Pure: parses `conntrack -L` (or /proc/net/nf_conntrack) text.
-import { cidrContains } from '../net/values.ts'
+import { BlockList, isIPv6 } from 'node:net'
 
 export interface ConntrackFlow {
   readonly proto: string
@@ -21,7 +21,18 @@ export interface ConntrackReport {
 
 const PROTOCOLS = new Set(['tcp', 'udp', 'icmp', 'icmpv6', 'sctp', 'dccp', 'gre', 'udplite', 'unknown'])
 
-export function parseConntrack(listing: string, internal: string | undefined): ConntrackFlow[] {
+// The internal network, IPv4 and IPv6 prefixes alike.
+function internalNetwork(prefixes: readonly string[]): (address: string) => boolean {
+  const list = new BlockList()
+  for (const prefix of prefixes) {
+    const [address, bits] = prefix.split('/')
+    list.addSubnet(address!, Number(bits), isIPv6(address!) ? 'ipv6' : 'ipv4')
+  }
+  return (address) => list.check(address, isIPv6(address) ? 'ipv6' : 'ipv4')
+}
+
+export function parseConntrack(listing: string, internalPrefixes: readonly string[]): ConntrackFlow[] {
+  const isInternal = internalNetwork(internalPrefixes)
   const flows = new Map<string, { proto: string; port?: number; from: 'internal' | 'outside'; count: number }>()
   for (const line of listing.split('\n')) {
     const tokens = line.trim().split(/\s+/)
@@ -31,7 +42,7 @@ export function parseConntrack(listing: string, internal: string | undefined): C
     const src = first('src')
     const ports = [first('sport'), first('dport')].filter((p): p is string => p !== undefined).map(Number)
     const port = ports.length > 0 ? Math.min(...ports) : undefined
-    const from = internal && src && /^[\d.]+$/.test(src) && cidrContains(internal, src) ? 'internal' : 'outside'
+    const from = src !== undefined && isInternal(src) ? 'internal' : 'outside'
     const key = `${proto}/${port ?? ''}/${from}`
     const flow = flows.get(key) ?? flows.set(key, { proto, ...(port !== undefined && { port }), from, count: 0 }).get(key)!
     flow.count++

@@ -49,11 +49,6 @@ function isNetworkAddress(address: string, bits: number): boolean {
   return networkOf(address, bits) === address
 }
 
-export function cidrContains(cidr: string, address: string): boolean {
-  const [net, bits] = cidr.split('/')
-  return networkOf(address, Number(bits)) === net
-}
-
 // Linux accepts up to 15 bytes and forbids '/', ':' and whitespace; iptables also treats a trailing
 // '+' as a wildcard. We allow the characters real interface names use and nothing a shell cares about.
 export function checkInterface(value: string): Problem {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { checkAddress, checkCidr, checkIPv4, checkInterface, checkPort, checkHostName, cidrContains } from '../../src/net/values.ts'
+import { checkAddress, checkCidr, checkIPv4, checkInterface, checkPort, checkHostName } from '../../src/net/values.ts'
 import { quote, sh } from '../../src/shell/quote.ts'
 
 describe('inventory values', () => {
@@ -54,11 +54,6 @@ describe('inventory values', () => {
     ['-web', false],
     ['web_01', false],
   ])('host name %j valid=%s', (value, ok) => expect(checkHostName(value) === null).toBe(ok))
-
-  it('knows which addresses a network holds', () => {
-    expect(cidrContains('203.0.113.0/24', '203.0.113.11')).toBe(true)
-    expect(cidrContains('203.0.113.0/24', '198.51.100.2')).toBe(false)
-  })
 })
 
 describe('POSIX quoting', () => {
