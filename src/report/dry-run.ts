@@ -39,5 +39,6 @@ export function formatDryRun(plan: readonly DryRunHost[]): string {
     const rule = '='.repeat(Math.max(10, 72 - h.host.length - h.role.length - 12))
     return [`=== ${h.host} (role ${h.role}) ${rule}`, ...steps].join('\n\n')
   })
-  return `${blocks.join('\n\n')}\n\ndry run: ${plan.length} host${plan.length === 1 ? '' : 's'}, no connection opened, nothing changed\n`
+  // io.out ends the line; no blank line after the summary.
+  return `${blocks.join('\n\n')}\n\ndry run: ${plan.length} host${plan.length === 1 ? '' : 's'}, no connection opened, nothing changed`
 }
