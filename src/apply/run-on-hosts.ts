@@ -5,7 +5,7 @@ import type { HostDone, RunEvent } from '../report/events.ts'
 import { pool } from './pool.ts'
 
 export interface Connector {
-  open(host: string, options?: { fresh?: boolean; connectTimeoutMs?: number }): Promise<Session>
+  open(host: string): Promise<Session>
 }
 
 export function failure(host: string, error: unknown): HostDone {

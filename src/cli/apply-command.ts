@@ -9,8 +9,7 @@ import { changeExitCode, changeSettings, hostRun, workOnHosts, type ChangeOption
 import { inquirerPrompts } from './inquirer-prompts.ts'
 import { loadBaselines, readInventory } from './load.ts'
 import type { Io } from './output.ts'
-import { Cancelled } from './picker.ts'
-import { preview, previewLine } from './preview.ts'
+import { confirmPreview, preview } from './preview.ts'
 import { chooseHosts, type SelectionOptions } from './selection.ts'
 
 export interface ApplyOptions extends ChangeOptions, SelectionOptions {
@@ -27,16 +26,13 @@ export async function applyCommand(options: ApplyOptions, io: Io): Promise<numbe
 
   if (options.dryRun) {
     const plan = dryRunPlan([...changes.values()], specs, settings)
-    io.out(options.json ? JSON.stringify({ command: 'apply', dryRun: true, changeId: settings.changeId, hosts: plan }, null, 2) : formatDryRun(plan))
+    io.out(formatDryRun('apply', settings.changeId, plan, options.json))
     return EXIT.ok
   }
 
   if (prompts) {
     const previewed = await preview(specs, [...changes.keys()], options, io, async (host) => changes.get(host)!)
-    io.out('What will change:')
-    previewed.forEach((done) => io.out(previewLine(done)))
-    const n = changes.size
-    if (!(await prompts.confirm({ message: `Apply to ${n} host${n === 1 ? '' : 's'}?`, default: false }))) throw new Cancelled()
+    await confirmPreview(prompts, io, previewed, 'What will change:', 'Apply to')
   }
 
   const results = await workOnHosts('apply', specs, [...changes.keys()], options, io, (host, session, open, emit) =>

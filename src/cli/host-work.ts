@@ -47,7 +47,7 @@ export async function workOnHosts(
   hosts: readonly string[],
   options: ConnectionOptions,
   io: Io,
-  work: (host: string, session: Session, open: (fresh: { connectTimeoutMs: number }) => Promise<Session>, emit: HostRun['emit']) => Promise<HostDone>,
+  work: (host: string, session: Session, openFresh: HostRun['openFresh'], emit: HostRun['emit']) => Promise<HostDone>,
 ): Promise<HostDone[]> {
   // Loaded only for real runs: a dry run needs no SSH code at all.
   const { SshTransport, DEFAULT_SSH_OPTIONS } = await import('../ssh/ssh-transport.ts')
@@ -61,10 +61,9 @@ export async function workOnHosts(
   try {
     const results = await runOnHosts(
       hosts,
-      { open: (host, o) => transport.open(specs.get(host)!, o) },
+      { open: (host) => transport.open(specs.get(host)!) },
       { concurrency: options.concurrency, emit },
-      (host, session) =>
-        work(host, session, ({ connectTimeoutMs }) => transport.open(specs.get(host)!, { fresh: true, connectTimeoutMs }), emit),
+      (host, session) => work(host, session, (connectTimeoutMs) => transport.open(specs.get(host)!, { fresh: true, connectTimeoutMs }), emit),
     )
     await reporter.finish(results)
     return results
@@ -79,14 +78,14 @@ export function changeExitCode(results: readonly HostDone[]): number {
 
 export function hostRun(
   session: Session,
-  open: (o: { connectTimeoutMs: number }) => Promise<Session>,
+  openFresh: HostRun['openFresh'],
   settings: HostRun['settings'],
   emit: HostRun['emit'],
   host: string,
 ): HostRun {
   return {
     session,
-    openFresh: (connectTimeoutMs) => open({ connectTimeoutMs }),
+    openFresh,
     settings,
     emit,
     keepCopy: (changeId, saved) => saveLocalCopy(host, changeId, saved),

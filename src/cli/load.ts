@@ -6,6 +6,7 @@ import { loadInventory } from '../inventory/load.ts'
 import type { HostSpec, Inventory } from '../inventory/types.ts'
 import { baselineOf, type Baseline } from '../roles/baseline.ts'
 import { loadRoles } from '../roles/load.ts'
+import { globToRegExp } from '../shell/glob.ts'
 
 export function readInventory(file: string): Inventory {
   let text: string
@@ -18,8 +19,7 @@ export function readInventory(file: string): Inventory {
 }
 
 function patternMatches(pattern: string, name: string): boolean {
-  const re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$')
-  return re.test(name)
+  return globToRegExp(pattern).test(name)
 }
 
 // --limit takes host names, role names and * patterns, comma-separated, like Ansible's --limit;

@@ -7,6 +7,7 @@ import type { HostDone } from '../report/events.ts'
 import type { ConnectSpec } from '../ssh/connect-spec.ts'
 import { workOnHosts, type ConnectionOptions } from './host-work.ts'
 import type { Io } from './output.ts'
+import { Cancelled, type Prompts } from './picker.ts'
 
 export function previewLine(done: HostDone): string {
   if (done.outcome === 'failed') return `  ${done.host}: cannot be read (${done.detail}); it would fail`
@@ -42,4 +43,12 @@ export async function preview(
       settings,
     }
   })
+}
+
+// Shows the preview, then asks the last yes/no; anything but yes ends the run with nothing done.
+export async function confirmPreview(prompts: Prompts, io: Io, previewed: readonly HostDone[], heading: string, verb: string): Promise<void> {
+  io.out(heading)
+  previewed.forEach((done) => io.out(previewLine(done)))
+  const n = previewed.length
+  if (!(await prompts.confirm({ message: `${verb} ${n} host${n === 1 ? '' : 's'}?`, default: false }))) throw new Cancelled()
 }

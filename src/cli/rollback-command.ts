@@ -16,8 +16,7 @@ import { changeExitCode, changeSettings, hostRun, workOnHosts, type ChangeOption
 import { inquirerPrompts } from './inquirer-prompts.ts'
 import { readInventory } from './load.ts'
 import type { Io } from './output.ts'
-import { Cancelled } from './picker.ts'
-import { preview, previewLine } from './preview.ts'
+import { confirmPreview, preview } from './preview.ts'
 import { chooseHosts, type SelectionOptions } from './selection.ts'
 
 export interface RollbackOptions extends ChangeOptions, SelectionOptions {
@@ -62,16 +61,13 @@ export async function rollbackCommand(options: RollbackOptions, io: Io): Promise
       document: `# the ruleset saved on ${host.name} before ${options.to ?? 'its newest change that took effect'}\n`,
     })
     const plan = dryRunPlan(hosts.map(placeholder), specs, settings).map((h) => ({ ...h, steps: [historyStep(), ...h.steps] }))
-    io.out(options.json ? JSON.stringify({ command: 'rollback', dryRun: true, changeId: settings.changeId, hosts: plan }, null, 2) : formatDryRun(plan))
+    io.out(formatDryRun('rollback', settings.changeId, plan, options.json))
     return EXIT.ok
   }
 
   if (prompts) {
     const previewed = await preview(specs, [...byName.keys()], options, io, (host, session) => rollbackChange(session, byName.get(host)!, options.to))
-    io.out('What a rollback will change:')
-    previewed.forEach((done) => io.out(previewLine(done)))
-    const n = byName.size
-    if (!(await prompts.confirm({ message: `Roll back ${n} host${n === 1 ? '' : 's'}?`, default: false }))) throw new Cancelled()
+    await confirmPreview(prompts, io, previewed, 'What a rollback will change:', 'Roll back')
   }
 
   const results = await workOnHosts('rollback', specs, [...byName.keys()], options, io, async (host, session, open, emit) => {

@@ -45,11 +45,3 @@ export function managedTablesEqual(a: SavedRuleset, b: SavedRuleset, tables: rea
     return x !== undefined && y !== undefined && x.lines.join('\n') === y.lines.join('\n')
   })
 }
-
-export function managedText(ruleset: SavedRuleset, tables: readonly Table[] = MANAGED_TABLES): string {
-  return tables
-    .map((name) => ruleset.get(name))
-    .filter((t): t is SavedTable => t !== undefined)
-    .map((t) => [`*${t.name}`, ...t.lines, 'COMMIT'].join('\n'))
-    .join('\n')
-}

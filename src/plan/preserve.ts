@@ -2,13 +2,10 @@
 // A full restore would wipe them, so before a change their chains, their rules and the jumps to
 // them are taken from the live ruleset and put into the new one; comparisons leave them out.
 import { BUILTIN_CHAINS, MANAGED_TABLES } from '../render/ruleset.ts'
+import { globToRegExp } from '../shell/glob.ts'
 import type { SavedRuleset, SavedTable } from './normal-form.ts'
 
 export const DEFAULT_PRESERVE = ['DOCKER', 'DOCKER-*', 'KUBE-*', 'f2b-*', 'CNI-*', 'cali-*', 'LIBVIRT_*'] as const
-
-function patternToRegExp(pattern: string): RegExp {
-  return new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$')
-}
 
 // The chain a save line belongs to: ":NAME POLICY" or "-A NAME ...".
 export function chainOf(line: string): string {
@@ -27,7 +24,7 @@ export interface Split {
 }
 
 export function splitPreserved(ruleset: SavedRuleset, patterns: readonly string[]): Split {
-  const res = patterns.map(patternToRegExp)
+  const res = patterns.map((p) => globToRegExp(p))
   const kept = new Map<string, SavedTable>()
   const preserved = new Map<string, string[]>()
   for (const [name, table] of ruleset) {

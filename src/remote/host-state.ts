@@ -6,15 +6,10 @@
 //   lock/owner        the change holding the host, and until when
 // Renames are the synchronisation: whoever moves armed/<id> away first (the confirmation or the
 // timer) decides the outcome, so the two can never both act.
+import { BUILTIN_CHAINS } from '../render/ruleset.ts'
 import { quote } from '../shell/quote.ts'
 
 export const STATE_DIR = '/var/lib/fleet'
-export const paths = {
-  history: (id: string) => `${STATE_DIR}/history/${id}`,
-  saved: (id: string) => `${STATE_DIR}/saved/${id}.v4`,
-  applied: (id: string) => `${STATE_DIR}/applied/${id}.v4`,
-}
-
 export const EXIT_BUSY = 20
 export const EXIT_CONFLICT = 21
 export const EXIT_TOO_LATE = 22
@@ -91,8 +86,8 @@ done`
 
 // A saved ruleset must restore every managed table: iptables-save omits tables the kernel does not
 // have yet, and restoring such a file would leave fleet's rules in them.
-export function completeTables(file: string, tables: Readonly<Record<string, readonly string[]>>): string {
-  return Object.entries(tables)
+export function completeTables(file: string): string {
+  return Object.entries(BUILTIN_CHAINS)
     .map(([table, chains]) => {
       const body = [`*${table}`, ...chains.map((c) => `:${c} ACCEPT [0:0]`), 'COMMIT'].join('\\n')
       return `grep -q '^\\*${table}$' ${file} || printf '${body}\\n' >> ${file}`

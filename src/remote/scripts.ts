@@ -2,7 +2,6 @@
 // `--dry-run` prints and what the SSH transport sends (on stdin, to `sh -s`), so the dry run shows
 // exactly what would run. Scripts are POSIX sh: Debian's /bin/sh is dash.
 import type { Change } from '../apply/change.ts'
-import { BUILTIN_CHAINS } from '../render/ruleset.ts'
 import { quote } from '../shell/quote.ts'
 import { armTimer, completeTables, EXIT_CONFLICT, EXIT_TOO_LATE, extendLock, LIVE_SUM, prelude, prune, STATE_DIR, takeLock } from './host-state.ts'
 import { section } from './sections.ts'
@@ -70,12 +69,12 @@ export function changeStep(change: Change, s: ChangeSettings): Step {
     `[ "$(${LIVE_SUM})" = ${quote(s.liveSum)} ] || { echo 'the ruleset changed since fleet read it (another run or a hand edit); nothing changed, run again' >&2; fleet_release; exit ${EXIT_CONFLICT}; }`,
     `printf 'id=%s\\ntime=%s\\naction=%s\\nstatus=pending\\nnote=%s\\nby=%s\\n' "$ID" "$(date -u +%FT%TZ)" ${change.action} ${quote(change.note)} ${quote(s.by)} > "$S/history/$ID"`,
     `iptables-save > "$S/saved/$ID.v4" || fleet_fail 10 'cannot save the live ruleset; nothing changed'`,
-    completeTables('"$S/saved/$ID.v4"', BUILTIN_CHAINS),
+    completeTables('"$S/saved/$ID.v4"'),
     heredoc('cat > "$S/applied/$ID.v4"', change.document),
     ...(v6
       ? [
           `ip6tables-save > "$S/saved/$ID.v6" || fleet_fail 10 'cannot save the live IPv6 ruleset; nothing changed'`,
-          completeTables('"$S/saved/$ID.v6"', BUILTIN_CHAINS),
+          completeTables('"$S/saved/$ID.v6"'),
           heredoc('cat > "$S/applied/$ID.v6"', change.document6!),
         ]
       : []),

@@ -21,19 +21,21 @@ function sshCommand(spec: ConnectSpec, fresh = false): string {
 export function dryRunPlan(changes: readonly Change[], specs: ReadonlyMap<string, ConnectSpec>, settings: Omit<ChangeSettings, 'liveSum'>): DryRunHost[] {
   return changes.map((change) => {
     const spec = specs.get(change.host.name)!
+    const facts = factsStep(change)
     const apply = changeStep(change, { ...settings, liveSum: '<checksum read in step 1>' })
+    const confirm = confirmStep(settings.changeId, change)
     const steps = [
-      { ...factsStep(change), title: `${factsStep(change).title}  [${sshCommand(spec)}]` },
+      { ...facts, title: `${facts.title}  [${sshCommand(spec)}]` },
       { ...apply, title: `${apply.title} (only when they differ)  [same connection]` },
-      ...(settings.confirmSec !== null
-        ? [{ ...confirmStep(settings.changeId, change), title: `${confirmStep(settings.changeId, change).title}  [${sshCommand(spec, true)}]` }]
-        : []),
+      ...(settings.confirmSec !== null ? [{ ...confirm, title: `${confirm.title}  [${sshCommand(spec, true)}]` }] : []),
     ]
     return { host: change.host.name, role: change.host.role, ssh: sshCommand(spec), steps }
   })
 }
 
-export function formatDryRun(plan: readonly DryRunHost[]): string {
+// The dry run as text for people, or with --json as one document.
+export function formatDryRun(command: string, changeId: string, plan: readonly DryRunHost[], json = false): string {
+  if (json) return JSON.stringify({ command, dryRun: true, changeId, hosts: plan }, null, 2)
   const blocks = plan.map((h) => {
     const steps = h.steps.map((s, i) => [`# step ${i + 1}: ${s.title}`, s.script].join('\n'))
     const rule = '='.repeat(Math.max(10, 72 - h.host.length - h.role.length - 12))

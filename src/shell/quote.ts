@@ -10,10 +10,6 @@ export function quote(word: string | number): string {
   return `'${text.replaceAll("'", `'\\''`)}'`
 }
 
-export function quoteAll(words: readonly (string | number)[]): string {
-  return words.map(quote).join(' ')
-}
-
 // A tagged template for remote commands: literal text is trusted (written by fleet or a role
 // author), every interpolated value becomes exactly one quoted word (arrays: one word each).
 export function sh(strings: TemplateStringsArray, ...values: unknown[]): string {

@@ -1,6 +1,7 @@
 // known_hosts, as OpenSSH reads it: plain patterns (with * ? and !negation), hashed entries
 // (|1|salt|hmac-sha1), [host]:port for non-standard ports, @revoked and @cert-authority markers.
 import { createHmac } from 'node:crypto'
+import { globToRegExp } from '../shell/glob.ts'
 
 export interface KnownHostEntry {
   readonly marker?: 'revoked' | 'cert-authority'
@@ -36,11 +37,6 @@ export function knownHostsName(host: string, port: number): string {
   return port === 22 ? host : `[${host}]:${port}`
 }
 
-function globToRegExp(pattern: string): RegExp {
-  const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')
-  return new RegExp(`^${escaped}$`, 'i')
-}
-
 function hashedMatches(field: string, name: string): boolean {
   const [, kind, salt, hash] = field.split('|')
   if (kind !== '1' || !salt || !hash) return false
@@ -52,7 +48,8 @@ export function hostsFieldMatches(field: string, name: string): boolean {
   let matched = false
   for (const pattern of field.split(',')) {
     const negated = pattern.startsWith('!')
-    if (globToRegExp(negated ? pattern.slice(1) : pattern).test(name)) {
+    // Host names compare without regard to case, as OpenSSH does.
+    if (globToRegExp(negated ? pattern.slice(1) : pattern, 'i').test(name)) {
       if (negated) return false
       matched = true
     }

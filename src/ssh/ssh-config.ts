@@ -5,6 +5,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import SSHConfig from 'ssh-config'
+import { globToRegExp } from '../shell/glob.ts'
 
 export interface SshConfigValues {
   readonly hostName?: string
@@ -20,7 +21,7 @@ export function expandHome(file: string): string {
 function globFiles(pattern: string): string[] {
   if (!/[*?]/.test(pattern)) return existsSync(pattern) ? [pattern] : []
   const dir = path.dirname(pattern)
-  const re = new RegExp('^' + path.basename(pattern).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$')
+  const re = globToRegExp(path.basename(pattern))
   return existsSync(dir) ? readdirSync(dir).filter((f) => re.test(f)).sort().map((f) => path.join(dir, f)) : []
 }
 

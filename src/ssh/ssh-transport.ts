@@ -7,7 +7,7 @@ import ssh2, { type Client, type ConnectConfig } from 'ssh2'
 import { HostError, type RemoteResult, type Session } from '../remote/transport.ts'
 import { quote } from '../shell/quote.ts'
 import type { ConnectSpec } from './connect-spec.ts'
-import { knownHostsName, parseKnownHosts, preferredHostKeyAlgorithms, verifyHostKey } from './known-hosts.ts'
+import { knownHostsName, parseKnownHosts, preferredHostKeyAlgorithms, verifyHostKey, type KnownHostEntry } from './known-hosts.ts'
 
 // ssh2 is CommonJS; its named exports are only reachable through the default export under ESM.
 const { Client: SshClient, utils } = ssh2
@@ -30,6 +30,9 @@ export class SshTransport {
   // One shared connection per jump host; fresh connections (for confirmation) bypass it.
   private readonly jumps = new Map<string, Promise<Opened>>()
   private readonly clients = new Set<Client>()
+  // Read once per run: every host shares the known_hosts file and, usually, the key.
+  private readonly knownHosts = new Map<string, KnownHostEntry[]>()
+  private readonly keys = new Map<string, Buffer | null>()
 
   constructor(private readonly options: SshOptions = DEFAULT_SSH_OPTIONS) {}
 
@@ -106,8 +109,7 @@ export class SshTransport {
   }
 
   private connectConfig(spec: ConnectSpec, onHostKeyProblem: (problem: string) => void, sock?: NodeJS.ReadableStream): ConnectConfig {
-    const knownText = existsSync(spec.knownHostsFile) ? readFileSync(spec.knownHostsFile, 'utf8') : ''
-    const entries = parseKnownHosts(knownText)
+    const entries = this.knownHostsOf(spec.knownHostsFile)
     const name = knownHostsName(spec.address, spec.port)
     const algorithms = preferredHostKeyAlgorithms(entries, name)
     return {
@@ -115,7 +117,6 @@ export class SshTransport {
       port: spec.port,
       username: spec.user,
       ...(sock && { sock: sock as never }),
-      readyTimeout: this.options.connectTimeoutMs,
       keepaliveInterval: 5_000,
       keepaliveCountMax: 3,
       ...(algorithms && { algorithms: { serverHostKey: algorithms as never } }),
@@ -143,6 +144,7 @@ export class SshTransport {
             if (this.options.acceptNewHostKeys) {
               mkdirSync(path.dirname(spec.knownHostsFile), { recursive: true })
               appendFileSync(spec.knownHostsFile, `${name} ${keyType} ${keyBase64}\n`)
+              entries.push({ hosts: name, keyType, key: keyBase64 })
               return true
             }
             onHostKeyProblem(
@@ -155,11 +157,21 @@ export class SshTransport {
     }
   }
 
+  private knownHostsOf(file: string): KnownHostEntry[] {
+    let entries = this.knownHosts.get(file)
+    if (!entries) {
+      entries = parseKnownHosts(existsSync(file) ? readFileSync(file, 'utf8') : '')
+      this.knownHosts.set(file, entries)
+    }
+    return entries
+  }
+
   private authMethods(spec: ConnectSpec): object[] {
     const methods: object[] = []
     for (const file of spec.identityFiles) {
-      if (!existsSync(file)) continue
-      methods.push({ type: 'publickey', username: spec.user, key: readFileSync(file) })
+      if (!this.keys.has(file)) this.keys.set(file, existsSync(file) ? readFileSync(file) : null)
+      const key = this.keys.get(file)
+      if (key) methods.push({ type: 'publickey', username: spec.user, key })
     }
     if (process.env.SSH_AUTH_SOCK) methods.push({ type: 'agent', username: spec.user, agent: process.env.SSH_AUTH_SOCK })
     if (methods.length === 0) {

@@ -63,13 +63,13 @@ describe('apply to the seed network', () => {
   })
 
   it('changes nothing the second time, and says so', async () => {
-    const before = ['router01', 'web01', 'web02'].map(rulesetOf)
+    const before = ['router01', 'web01', 'web02'].map((h) => rulesetOf(h))
     const savedBefore = onHost('router01', 'ls /var/lib/fleet/saved | wc -l').stdout
     const result = await fleet(['apply', '-i', LAB_INVENTORY])
     expect(result.code).toBe(0)
     expect(result.stdout).toMatch(/router01: unchanged/)
     expect(result.stdout).toMatch(/applied 3 hosts: 3 unchanged/)
-    expect(['router01', 'web01', 'web02'].map(rulesetOf)).toEqual(before)
+    expect(['router01', 'web01', 'web02'].map((h) => rulesetOf(h))).toEqual(before)
     expect(onHost('router01', 'ls /var/lib/fleet/saved | wc -l').stdout).toBe(savedBefore)
   })
 })

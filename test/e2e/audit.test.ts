@@ -34,7 +34,7 @@ describe('fleet audit', () => {
   it('names exactly the rule added on web01 and the one deleted on router01, exit 3, and changes nothing', async () => {
     onHost('web01', 'iptables -I INPUT 2 -p tcp --dport 8443 -j ACCEPT')
     onHost('router01', 'iptables -D INPUT -p icmp -j ACCEPT')
-    const rulesets = HOSTS.map(rulesetOf)
+    const rulesets = HOSTS.map((h) => rulesetOf(h))
     const state = HOSTS.map(hostState)
     const { code, report } = await audit()
     expect(code).toBe(3)
@@ -43,7 +43,7 @@ describe('fleet audit', () => {
       web01: [{ family: 'ipv4', table: 'filter', chain: 'INPUT', kind: 'extra', line: '-A INPUT -p tcp -m tcp --dport 8443 -j ACCEPT' }],
       web02: [],
     })
-    expect(HOSTS.map(rulesetOf)).toEqual(rulesets)
+    expect(HOSTS.map((h) => rulesetOf(h))).toEqual(rulesets)
     expect(HOSTS.map(hostState)).toEqual(state)
     const plain = await fleet(['audit', '-i', LAB_INVENTORY])
     expect(plain.stdout).toContain('router01: drift\n    filter/INPUT: + missing -A INPUT -p icmp -j ACCEPT')

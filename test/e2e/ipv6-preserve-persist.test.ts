@@ -3,15 +3,10 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fleet } from '../helpers/cli.ts'
-import { internalHost, LAB, labDown, labInventory, labUp, onHost, ROOT, rulesetOf } from '../helpers/lab.ts'
+import { asConfiguration, internalHost, LAB, labDown, labInventory, labUp, onHost, ROOT, rulesetOf } from '../helpers/lab.ts'
 
 const LAB_INVENTORY = path.join(ROOT, 'inventory/lab.yaml')
-const save6 = (host: string) =>
-  onHost(host, 'ip6tables-save')
-    .stdout.split('\n')
-    .filter((l) => !l.startsWith('#'))
-    .map((l) => l.replace(/ \[\d+:\d+\]$/, ''))
-    .join('\n')
+const save6 = (host: string) => rulesetOf(host, 'ipv6')
 type Report = { hosts: { host: string; outcome: string; changeId?: string; foreign?: string[]; diff?: unknown[] }[] }
 const parse = (stdout: string) => JSON.parse(stdout) as Report
 
@@ -114,7 +109,6 @@ describe('rules that survive a reboot', () => {
     v4: onHost(host, 'cat /etc/iptables/rules.v4').stdout,
     v6: onHost(host, 'cat /etc/iptables/rules.v6').stdout,
   })
-  const config = (text: string) => text.split('\n').filter((l) => !l.startsWith('#')).map((l) => l.replace(/ \[\d+:\d+\]$/, '')).join('\n')
 
   beforeAll(() => {
     mkdirSync(roles, { recursive: true })
@@ -134,8 +128,8 @@ describe('rules that survive a reboot', () => {
     const applied = await fleet(['apply', '-i', persisted, '--limit', 'web01', '--json'])
     expect(parse(applied.stdout).hosts[0]?.outcome).toBe('changed')
     const confirmed = files('web01')
-    expect(config(confirmed.v4)).toBe(rulesetOf('web01'))
-    expect(config(confirmed.v6)).toBe(save6('web01'))
+    expect(asConfiguration(confirmed.v4)).toBe(rulesetOf('web01'))
+    expect(asConfiguration(confirmed.v6)).toBe(save6('web01'))
 
     const lockout = labInventory(
       internalHost('web01', '203.0.113.11').replace('    role: internal-server\n', '    role: server-without-ssh\n    persist: true\n'),

@@ -19,7 +19,7 @@ afterEach(() => terminal?.close())
 describe('the interactive picker', () => {
   it('picks the router role only, confirms, and only router01 is applied', async () => {
     drift()
-    const before = HOSTS.map(rulesetOf)
+    const before = HOSTS.map((h) => rulesetOf(h))
     terminal = Terminal.start(`${FLEET} apply -i ${LAB_INVENTORY}`, env())
     await terminal.waitFor('Which roles?')
     expect(terminal.screen()).toMatch(/router \(1 host\)[\s\S]*internal-server \(2 hosts\)/)
@@ -35,14 +35,14 @@ describe('the interactive picker', () => {
     const done = await terminal.waitFor(/EXIT=\d+/)
     expect(done).toContain('applied 1 host: 1 changed')
     expect(done).toContain('EXIT=0')
-    const after = HOSTS.map(rulesetOf)
+    const after = HOSTS.map((h) => rulesetOf(h))
     expect(after[0]).not.toBe(before[0])
     expect(after.slice(1)).toEqual(before.slice(1))
   })
 
   it('Ctrl-C at the confirmation leaves every host unchanged, status 130', async () => {
     drift()
-    const before = HOSTS.map(rulesetOf)
+    const before = HOSTS.map((h) => rulesetOf(h))
     terminal = Terminal.start(`${FLEET} apply -i ${LAB_INVENTORY}`, env())
     await terminal.waitFor('Which roles?')
     terminal.send('a', 'Enter')
@@ -54,7 +54,7 @@ describe('the interactive picker', () => {
     expect(done).toContain('fleet: cancelled; nothing was changed')
     expect(done).toContain('EXIT=130')
     expect(done).not.toMatch(/\n\s+at /)
-    expect(HOSTS.map(rulesetOf)).toEqual(before)
+    expect(HOSTS.map((h) => rulesetOf(h))).toEqual(before)
   })
 
   it('Esc at a prompt ends the run the same way', async () => {

@@ -58,7 +58,7 @@ describe('fleet killed before it confirms', () => {
     // again, only emptied), plus a hand-made rule that the apply removes.
     expect((await fleet(['apply', '-i', LAB_INVENTORY])).code).toBe(0)
     for (const h of HOSTS) onHost(h, 'iptables -A INPUT -p tcp --dport 7777 -j ACCEPT')
-    const before = HOSTS.map(rulesetOf)
+    const before = HOSTS.map((h) => rulesetOf(h))
     const seenIds = new Set<string>(
       JSON.parse((await fleet(['history', '-i', LAB_INVENTORY, '--json'])).stdout).hosts.flatMap((h: { entries: { id: string }[] }) => h.entries.map((e) => e.id)),
     )
@@ -79,7 +79,7 @@ describe('fleet killed before it confirms', () => {
     expect(output).toContain('confirming over a fresh SSH connection')
     expect(output).not.toMatch(/: changed/)
     await sleep(7000)
-    expect(HOSTS.map(rulesetOf)).toEqual(before)
+    expect(HOSTS.map((h) => rulesetOf(h))).toEqual(before)
     // The hosts the killed run touched recorded its change, and their timers marked it rolled back.
     const history = JSON.parse((await fleet(['history', '-i', LAB_INVENTORY, '--json'])).stdout)
     const killedRun = history.hosts.flatMap((h: { entries: { id: string; status: string }[] }) => h.entries.filter((e) => !seenIds.has(e.id)))

@@ -39,13 +39,18 @@ export function onHost(host: string, command: string, input?: string): Ran {
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
 }
 
-// The host's ruleset as configuration: iptables-save without its timestamp comments and counters.
-export function rulesetOf(host: string): string {
-  return onHost(host, 'iptables-save')
-    .stdout.split('\n')
+// iptables-save text as configuration: without its timestamp comments and counters.
+export function asConfiguration(saved: string): string {
+  return saved
+    .split('\n')
     .filter((l) => !l.startsWith('#'))
     .map((l) => l.replace(/ \[\d+:\d+\]$/, ''))
     .join('\n')
+}
+
+// The host's ruleset (IPv4, or IPv6) as configuration.
+export function rulesetOf(host: string, family: 'ipv4' | 'ipv6' = 'ipv4'): string {
+  return asConfiguration(onHost(host, family === 'ipv4' ? 'iptables-save' : 'ip6tables-save').stdout)
 }
 
 export function conntrackCount(host: string): number {
