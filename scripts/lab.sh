@@ -40,7 +40,7 @@ install_packages() {
   command -v unshare >/dev/null || missing+=(util-linux)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
-    apt-get update -qq
+    apt-get update -qq || echo "lab: apt-get update failed; trying the cached package index" >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 }
