@@ -273,7 +273,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2))
   if (process.getuid?.() !== 0) throw new Error('the bench builds a lab of network namespaces: run it as root')
   try {
-    execFileSync('sh', ['-c', 'command -v /usr/bin/time >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null)'], { stdio: 'inherit' })
+    execFileSync('sh', ['-c', 'command -v /usr/bin/time >/dev/null || (apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null)'], { stdio: 'inherit' })
     execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' })
     const report: string[] = [`fleet bench on ${os.cpus().length} cores, ${new Date().toISOString()}`]
 
