@@ -18,7 +18,7 @@ const BENCH = path.join(LAB, 'bench')
 const KEY = path.join(LAB, 'operator/id_ed25519')
 const KNOWN_HOSTS = path.join(LAB, 'operator/known_hosts')
 const CONCURRENCY = 8
-const LAN_ROOM = 235 // srv001.. on 203.0.113.20-254
+const LAN_ROOM = 181 // srv001.. on 198.18.0.20-200
 
 interface Args {
   hosts: number
@@ -54,9 +54,9 @@ function labHosts(n: number): BenchHost[] {
   const wan = n - 3 - lan
   return [
     { name: 'router01', address: '198.51.100.2', behindRouter: false },
-    { name: 'web01', address: '203.0.113.11', behindRouter: true },
-    { name: 'web02', address: '203.0.113.12', behindRouter: true },
-    ...Array.from({ length: lan }, (_, i) => ({ name: `srv${String(i + 1).padStart(3, '0')}`, address: `203.0.113.${20 + i}`, behindRouter: true })),
+    { name: 'web01', address: '198.18.0.11', behindRouter: true },
+    { name: 'web02', address: '198.18.0.12', behindRouter: true },
+    ...Array.from({ length: lan }, (_, i) => ({ name: `srv${String(i + 1).padStart(3, '0')}`, address: `198.18.0.${20 + i}`, behindRouter: true })),
     ...Array.from({ length: wan }, (_, i) => ({
       name: `wan${String(i + 1).padStart(3, '0')}`,
       address: i < 244 ? `198.51.100.${10 + i}` : `2001:db8:0:1::1:${i + 1}`,
@@ -106,7 +106,7 @@ function writeInventory(file: string, hosts: readonly BenchHost[], variant: 'A' 
     'defaults:',
     `  ssh: { user: root, identity: ${KEY}, knownHosts: ${KNOWN_HOSTS} }`,
     '  network:',
-    '    internal: 203.0.113.0/24',
+    '    internal: 198.18.0.0/24',
     '    interface: eth0',
     '    egress: { tcp: [22, 80, 443], udp: [53] }',
     `    services: { tcp: [${extra.join(', ')}] }`,

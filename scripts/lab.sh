@@ -7,7 +7,7 @@
 #   scripts/lab.sh status                                what is running
 #
 # Addresses: 198.51.100.0/24 is the "internet" (the operator is 198.51.100.1 on the bridge
-# fleetwan), 203.0.113.0/24 the LAN behind router01. Nothing in the lab routes anywhere else.
+# fleetwan), 198.18.0.0/24 the LAN behind router01. Nothing in the lab routes anywhere else.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,7 +55,7 @@ down() {
   done
   for ns in $(lab_namespaces); do ip netns del "$ns" 2>/dev/null || true; done
   ip link del "$WAN_BR" 2>/dev/null || true
-  ip route del unreachable 203.0.113.0/24 2>/dev/null || true
+  ip route del unreachable 198.18.0.0/24 2>/dev/null || true
   ip -6 route del unreachable 2001:db8::/32 2>/dev/null || true
   if id "$LAB_USER" >/dev/null 2>&1; then userdel "$LAB_USER" 2>/dev/null || true; fi
   rm -f /etc/sudoers.d/fleet-lab
@@ -182,7 +182,7 @@ internal_server() {
   local host=$1 addr=$2
   add_ns "$host"
   wire "$host" eth0 "$LAN_BR" "$addr/24"
-  ip -n "${NS}${host}" route add default via 203.0.113.1
+  ip -n "${NS}${host}" route add default via 198.18.0.1
   start_sshd "$host"
   record_host_key "$host" "$addr"
 }
@@ -226,7 +226,7 @@ up() {
       *) die "unknown option $1 (expected --servers N, --wan-servers N)" ;;
     esac
   done
-  [ "$servers" -le 235 ] || die "--servers: at most 235 fit on 203.0.113.20-254"
+  [ "$servers" -le 181 ] || die "--servers: at most 181 fit on 198.18.0.20-200 (.201 and up are for the Debian machines)"
   [ "$wan_servers" -le 2000 ] || die "--wan-servers: at most 2000"
   need_root
   install_packages
@@ -246,7 +246,7 @@ up() {
   ip addr add 198.51.100.1/24 dev "$WAN_BR"
   ip addr add 2001:db8:0:1::1/64 dev "$WAN_BR" nodad
   ip link set "$WAN_BR" up
-  ip route add unreachable 203.0.113.0/24
+  ip route add unreachable 198.18.0.0/24
   ip -6 route add unreachable 2001:db8::/32 2>/dev/null || true
   ip netns add "$SWITCH"
   ip -n "$SWITCH" link add "$LAN_BR" type bridge
@@ -260,31 +260,31 @@ up() {
 
   add_ns router01
   wire router01 eth0 "$WAN_BR" 198.51.100.2/24
-  wire router01 eth1 "$LAN_BR" 203.0.113.1/24
+  wire router01 eth1 "$LAN_BR" 198.18.0.1/24
   v6 router01 eth0 2001:db8:0:1::2/64
   v6 router01 eth1 2001:db8:0:2::1/64
   ip -n "${NS}router01" route add default via 198.51.100.254
   ip -n "${NS}router01" -6 route add default via 2001:db8:0:1::254
   start_sshd router01
   record_host_key router01 198.51.100.2
-  record_host_key router01 203.0.113.1
+  record_host_key router01 198.18.0.1
   start_services router01 --tcp 80,443
 
-  internal_server web01 203.0.113.11
+  internal_server web01 198.18.0.11
   v6 web01 eth0 2001:db8:0:2::11/64
   ip -n "${NS}web01" -6 route add default via 2001:db8:0:2::1
   start_services web01 --tcp 80
-  internal_server web02 203.0.113.12
+  internal_server web02 198.18.0.12
   v6 web02 eth0 2001:db8:0:2::12/64
   ip -n "${NS}web02" -6 route add default via 2001:db8:0:2::1
   start_services web02 --tcp 80
 
-  for i in $(seq 1 "$servers"); do internal_server "$(printf 'srv%03d' "$i")" "203.0.113.$((19 + i))"; done
+  for i in $(seq 1 "$servers"); do internal_server "$(printf 'srv%03d' "$i")" "198.18.0.$((19 + i))"; done
   for i in $(seq 1 "$wan_servers"); do wan_server "$(printf 'wan%03d' "$i")" "$i"; done
 
   wait_for_ssh
-  log "up: router01 198.51.100.2 (LAN 203.0.113.1), web01 203.0.113.11, web02 203.0.113.12, internet 198.51.100.254"
-  [ "$servers" = 0 ] || log "     $servers more internal servers from 203.0.113.20"
+  log "up: router01 198.51.100.2 (LAN 198.18.0.1), web01 198.18.0.11, web02 198.18.0.12, internet 198.51.100.254"
+  [ "$servers" = 0 ] || log "     $servers more internal servers from 198.18.0.20"
   [ "$wan_servers" = 0 ] || log "     $wan_servers servers on the WAN bridge: 198.51.100.10 and up, and 2001:db8:0:1::1:1 and up"
   log "     operator key and known_hosts in $LAB/operator; try: npx fleet apply -i inventory/lab.yaml"
 }

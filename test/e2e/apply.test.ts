@@ -43,11 +43,11 @@ describe('apply to the seed network', () => {
     expect(inbound.stdout).not.toContain('fail')
     expect(conntrackCount('router01') - before).toBeLessThan(10)
     onHost('web01', 'curl -s -m 3 -o /dev/null http://198.51.100.254:80/')
-    expect(onHost('router01', 'conntrack -L -p tcp --orig-src 203.0.113.11 --orig-port-dst 80').stdout).toContain('dport=80')
+    expect(onHost('router01', 'conntrack -L -p tcp --orig-src 198.18.0.11 --orig-port-dst 80').stdout).toContain('dport=80')
   })
 
   it('keeps LAN traffic working: router01 reaches web01', () => {
-    expect(onHost('router01', 'curl -s -m 3 http://203.0.113.11:80/').stdout).toContain('web01:80')
+    expect(onHost('router01', 'curl -s -m 3 http://198.18.0.11:80/').stdout).toContain('web01:80')
   })
 
   it('keeps the operator able to SSH to every host', () => {
@@ -55,8 +55,8 @@ describe('apply to the seed network', () => {
     const viaRouter = `${ssh} -o ProxyCommand="${ssh} -W %h:%p root@198.51.100.2"`
     for (const [target, cmd] of [
       ['router01', `${ssh} root@198.51.100.2 hostname`],
-      ['web01', `${viaRouter} root@203.0.113.11 hostname`],
-      ['web02', `${viaRouter} root@203.0.113.12 hostname`],
+      ['web01', `${viaRouter} root@198.18.0.11 hostname`],
+      ['web02', `${viaRouter} root@198.18.0.12 hostname`],
     ] as const) {
       expect(execSync(cmd, { encoding: 'utf8', timeout: 20_000 }).trim()).toBe(target)
     }
@@ -84,11 +84,11 @@ describe('failures stay with their host', () => {
       knownHosts,
       readFileSync(KNOWN_HOSTS, 'utf8')
         .split('\n')
-        .map((l) => (l.startsWith('203.0.113.21 ') ? `203.0.113.21 ssh-ed25519 ${otherKey}` : l))
+        .map((l) => (l.startsWith('198.18.0.21 ') ? `198.18.0.21 ssh-ed25519 ${otherKey}` : l))
         .join('\n'),
     )
     const inventory = labInventory(
-      internalHost('web01', '203.0.113.11') + internalHost('srv001', '203.0.113.20') + internalHost('srv002', '203.0.113.21'),
+      internalHost('web01', '198.18.0.11') + internalHost('srv001', '198.18.0.20') + internalHost('srv002', '198.18.0.21'),
       { knownHosts },
     )
     const before = rulesetOf('srv002')
@@ -96,21 +96,21 @@ describe('failures stay with their host', () => {
     expect(result.code).toBe(1)
     const hosts = json(result.stdout).hosts
     expect(outcomes(result.stdout)).toEqual({ router01: 'unchanged', web01: 'unchanged', srv001: 'failed', srv002: 'failed' })
-    expect(hosts.find((h) => h.host === 'srv001')?.detail).toMatch(/cannot reach 203\.0\.113\.20:22 through jump host router01|connection refused/)
-    expect(hosts.find((h) => h.host === 'srv002')?.detail).toMatch(/HOST KEY CHANGED for srv002 \(203\.0\.113\.21\)/)
+    expect(hosts.find((h) => h.host === 'srv001')?.detail).toMatch(/cannot reach 198\.18\.0\.20:22 through jump host router01|connection refused/)
+    expect(hosts.find((h) => h.host === 'srv002')?.detail).toMatch(/HOST KEY CHANGED for srv002 \(198\.18\.0\.21\)/)
     expect(rulesetOf('srv002')).toBe(before)
   })
 
   it('an unknown host key is refused unless the operator accepts new keys', async () => {
     const knownHosts = path.join(LAB, 'known_hosts.partial')
-    writeFileSync(knownHosts, readFileSync(KNOWN_HOSTS, 'utf8').split('\n').filter((l) => !l.startsWith('203.0.113.21 ')).join('\n'))
-    const inventory = labInventory(internalHost('srv002', '203.0.113.21'), { knownHosts })
+    writeFileSync(knownHosts, readFileSync(KNOWN_HOSTS, 'utf8').split('\n').filter((l) => !l.startsWith('198.18.0.21 ')).join('\n'))
+    const inventory = labInventory(internalHost('srv002', '198.18.0.21'), { knownHosts })
     const refused = await fleet(['apply', '-i', inventory, '--json', '--limit', 'srv002'])
     expect(refused.code).toBe(1)
     expect(json(refused.stdout).hosts[0]?.detail).toMatch(/unknown host key for srv002 .*--accept-new-host-keys/)
     const accepted = await fleet(['apply', '-i', inventory, '--json', '--limit', 'srv002', '--accept-new-host-keys'])
     expect(outcomes(accepted.stdout)).toEqual({ srv002: 'changed' })
-    expect(readFileSync(knownHosts, 'utf8')).toMatch(/^203\.0\.113\.21 ssh-ed25519 /m)
+    expect(readFileSync(knownHosts, 'utf8')).toMatch(/^198\.18\.0\.21 ssh-ed25519 /m)
   })
 })
 
@@ -127,7 +127,7 @@ describe('rulesets the host rejects leave it untouched', () => {
   })
 
   it.each(['bad-match', 'bad-jump'])('%s: caught, reported, nothing changed', async (role) => {
-    const inventory = labInventory(`  web02:\n    address: 203.0.113.12\n    role: ${role}\n    ssh: { jump: router01 }\n`, { roles: roles })
+    const inventory = labInventory(`  web02:\n    address: 198.18.0.12\n    role: ${role}\n    ssh: { jump: router01 }\n`, { roles: roles })
     const before = rulesetOf('web02')
     const result = await fleet(['apply', '-i', inventory, '--json', '--limit', 'web02'])
     expect(result.code).toBe(1)
@@ -140,9 +140,9 @@ describe('rulesets the host rejects leave it untouched', () => {
 describe('how hosts are reached', () => {
   it('applies through sudo as a non-root user, and to a host named by an ssh_config alias', async () => {
     const config = path.join(LAB, 'ssh_config')
-    writeFileSync(config, `Host web02-alias\n  HostName 203.0.113.12\n  User fleetop\n  Port 2222\n  IdentityFile ${OPERATOR_KEY}\n`)
+    writeFileSync(config, `Host web02-alias\n  HostName 198.18.0.12\n  User fleetop\n  Port 2222\n  IdentityFile ${OPERATOR_KEY}\n`)
     const inventory = labInventory(
-      internalHost('web01', '203.0.113.11', ', user: fleetop') +
+      internalHost('web01', '198.18.0.11', ', user: fleetop') +
         `  web02-alias:\n    role: internal-server\n    ssh: { jump: router01, config: ${config} }\n`,
     )
     onHost('web01', 'iptables -F INPUT')
@@ -161,7 +161,7 @@ describe('how hosts are reached', () => {
     try {
       execSync(`ssh-add ${OPERATOR_KEY}`, { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' })
       // The lab inventory without its identity file: the agent is the only way in.
-      const withoutKey = readFileSync(labInventory(internalHost('web01', '203.0.113.11')), 'utf8').replace(/    identity: .*\n/, '')
+      const withoutKey = readFileSync(labInventory(internalHost('web01', '198.18.0.11')), 'utf8').replace(/    identity: .*\n/, '')
       expect(withoutKey).not.toContain('identity')
       writeFileSync(path.join(LAB, 'agent.yaml'), withoutKey)
       const previous = process.env.SSH_AUTH_SOCK

@@ -59,7 +59,7 @@ describe("chains fleet does not own", () => {
     ':f2b-sshd -',
     '-A INPUT -j f2b-sshd',
     '-A FORWARD -o docker0 -j DOCKER',
-    '-A DOCKER -d 203.0.113.99/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT',
+    '-A DOCKER -d 198.18.0.99/32 ! -i docker0 -o docker0 -p tcp -m tcp --dport 80 -j ACCEPT',
     '-A f2b-sshd -s 198.51.100.66/32 -j REJECT --reject-with icmp-port-unreachable',
   ]
   const present = () => {
@@ -72,7 +72,7 @@ describe("chains fleet does not own", () => {
       'web02',
       [
         'iptables -N DOCKER',
-        'iptables -A DOCKER -d 203.0.113.99 ! -i docker0 -o docker0 -p tcp --dport 80 -j ACCEPT',
+        'iptables -A DOCKER -d 198.18.0.99 ! -i docker0 -o docker0 -p tcp --dport 80 -j ACCEPT',
         'iptables -I FORWARD -o docker0 -j DOCKER',
         'iptables -N f2b-sshd',
         'iptables -A f2b-sshd -s 198.51.100.66 -j REJECT',
@@ -124,7 +124,7 @@ describe('rules that survive a reboot', () => {
 
   it('writes exactly the confirmed rulesets, and keeps them when an apply is rolled back', async () => {
     onHost('web01', 'rm -f /etc/iptables/rules.v4 /etc/iptables/rules.v6; iptables -A INPUT -p tcp --dport 4242 -j ACCEPT')
-    const persisted = labInventory(internalHost('web01', '203.0.113.11').replace('    role: internal-server\n', '    role: internal-server\n    persist: true\n'), { roles })
+    const persisted = labInventory(internalHost('web01', '198.18.0.11').replace('    role: internal-server\n', '    role: internal-server\n    persist: true\n'), { roles })
     const applied = await fleet(['apply', '-i', persisted, '--limit', 'web01', '--json'])
     expect(parse(applied.stdout).hosts[0]?.outcome).toBe('changed')
     const confirmed = files('web01')
@@ -132,14 +132,14 @@ describe('rules that survive a reboot', () => {
     expect(asConfiguration(confirmed.v6)).toBe(save6('web01'))
 
     const lockout = labInventory(
-      internalHost('web01', '203.0.113.11').replace('    role: internal-server\n', '    role: server-without-ssh\n    persist: true\n'),
+      internalHost('web01', '198.18.0.11').replace('    role: internal-server\n', '    role: server-without-ssh\n    persist: true\n'),
       { roles },
     )
     const rolledBack = await fleet(['apply', '-i', lockout, '--limit', 'web01', '--json', '--confirm-timeout', '4'])
     expect(parse(rolledBack.stdout).hosts[0]?.outcome).toBe('rolled-back')
     // Past the timer, whichever way the host was restored, the boot files never saw the lockout.
     await new Promise((r) => setTimeout(r, 5000))
-    expect(rulesetOf('web01')).toContain('-A INPUT -s 203.0.113.0/24 -j ACCEPT')
+    expect(rulesetOf('web01')).toContain('-A INPUT -s 198.18.0.0/24 -j ACCEPT')
     expect(files('web01')).toEqual(confirmed)
   })
 })

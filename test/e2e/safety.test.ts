@@ -95,7 +95,7 @@ describe('rollback and history', () => {
     const a = parse((await fleet(['apply', '-i', LAB_INVENTORY, '--limit', 'web01', '--json'])).stdout).hosts[0]!
     expect(a.outcome).toBe('changed')
     const stateA = rulesetOf('web01')
-    const inventoryB = labInventory('  web01:\n    address: 203.0.113.11\n    role: internal-server\n    ssh: { jump: router01 }\n    network: { interface: eth9 }\n')
+    const inventoryB = labInventory('  web01:\n    address: 198.18.0.11\n    role: internal-server\n    ssh: { jump: router01 }\n    network: { interface: eth9 }\n')
     const b = parse((await fleet(['apply', '-i', inventoryB, '--limit', 'web01', '--json'])).stdout).hosts[0]!
     expect(b.outcome).toBe('changed')
     expect(rulesetOf('web01')).toContain('-i eth9')

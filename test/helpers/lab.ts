@@ -69,7 +69,7 @@ export function labInventory(hosts: string, extra: { knownHosts?: string; roles?
     identity: ${OPERATOR_KEY}
     knownHosts: ${extra.knownHosts ?? KNOWN_HOSTS}
   network:
-    internal: 203.0.113.0/24
+    internal: 198.18.0.0/24
     internal6: 2001:db8:0:2::/64
     interface: eth0
     egress: { tcp: [22, 80, 443], udp: [53] }
