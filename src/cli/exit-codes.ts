@@ -4,5 +4,7 @@ export const EXIT = {
   hostFailed: 1,
   badInput: 2,
   drift: 3,
+  // A bug in fleet itself (sysexits.h's EX_SOFTWARE): neither the input nor a host is at fault.
+  internal: 70,
   interrupted: 130,
 } as const

@@ -1,19 +1,23 @@
 // The entry point's logic: parse arguments, run a command, map every outcome to an exit status.
 // Bad input never shows a stack trace.
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
-import { InputError, InputErrors } from '../inventory/errors.ts'
+import { Command, CommanderError, Option } from 'commander'
+import { InputError } from '../inventory/errors.ts'
 import { applyCommand } from './apply-command.ts'
 import { auditCommand } from './audit-command.ts'
 import { historyCommand } from './history-command.ts'
 import { rollbackCommand } from './rollback-command.ts'
 import { EXIT } from './exit-codes.ts'
+import { reportFailure } from './failure.ts'
 import { processIo, type Io } from './output.ts'
-import { Cancelled } from './picker.ts'
 
-function positiveInt(value: string): number {
-  const n = Number(value)
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1')
-  return n
+// Decimal digits only, in a range a person would mean: Number() would take 1e21 (which overflows
+// Node's timer and the host shell's arithmetic), 0x10 and 1.5.
+function wholeNumber(option: string, min: number, max: number, unit = ''): (value: string) => number {
+  return (value) => {
+    const n = /^\d{1,9}$/.test(value) ? Number(value) : NaN
+    if (!(n >= min && n <= max)) throw new InputError(`${option} ${value}: expected a whole number${unit} from ${min} to ${max}`)
+    return n
+  }
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value]
@@ -29,7 +33,7 @@ export function program(io: Io, run: (code: Promise<number>) => void): Command {
       'after',
       `
 Exit status: 0 every host ok, 1 a host failed, 2 bad input (nothing changed), 3 drift found by audit,
-130 interrupted. Without a terminal, or with CI set, output is one plain line per event.`,
+70 internal error (a bug in fleet), 130 interrupted. Without a terminal, or with CI set, output is one plain line per event.`,
     )
 
   // Option groups shared by the commands: which hosts, how to reach them, how to change them.
@@ -45,7 +49,7 @@ Exit status: 0 every host ok, 1 a host failed, 2 bad input (nothing changed), 3 
       .option('--json', 'print one JSON document with every host and its outcome')
       .addOption(
         new Option('-c, --concurrency <n>', 'hosts worked on at once (sshd drops unauthenticated connections beyond MaxStartups, 10 by default)')
-          .argParser(positiveInt)
+          .argParser(wholeNumber('--concurrency', 1, 256))
           .default(8),
       )
       .option('--accept-new-host-keys', 'trust and record host keys not yet in known_hosts (changed keys are still refused)')
@@ -54,10 +58,10 @@ Exit status: 0 every host ok, 1 a host failed, 2 bad input (nothing changed), 3 
       .option('--no-confirm', 'do not arm the host timer nor confirm over a fresh connection')
       .addOption(
         new Option('--confirm-timeout <seconds>', 'the host restores its previous ruleset unless fleet confirms over a fresh SSH connection within this time')
-          .argParser(positiveInt)
+          .argParser(wholeNumber('--confirm-timeout', 1, 3600, ' of seconds'))
           .default(30),
       )
-      .addOption(new Option('--keep <n>', 'saved rulesets kept on each host (older ones are pruned)').argParser(positiveInt).default(10))
+      .addOption(new Option('--keep <n>', 'saved rulesets kept on each host (older ones are pruned)').argParser(wholeNumber('--keep', 1, 1000)).default(10))
 
   const apply = cli.command('apply').description("bring every selected host to its role's baseline (one atomic iptables-restore per host)")
   selection(apply).option('-n, --dry-run', 'print, per host, every command an apply would run, without connecting')
@@ -88,27 +92,9 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
     await program(io, (p) => (pending = p)).parseAsync(argv as string[], { from: 'user' })
     return pending ? await pending : EXIT.ok
   } catch (error) {
-    return reportError(error, io)
-  }
-}
-
-function reportError(error: unknown, io: Io): number {
-  if (error instanceof CommanderError) {
     // --help and --version end here too, with status 0.
-    return error.exitCode === 0 ? EXIT.ok : EXIT.badInput
+    if (error instanceof CommanderError && error.exitCode === 0) return EXIT.ok
+    const options = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : argv.length)
+    return reportFailure(error, io, { command: options.find((a) => !a.startsWith('-')) ?? 'fleet', json: options.includes('--json') })
   }
-  if (error instanceof Cancelled) {
-    io.err(`fleet: ${error.message}`)
-    return EXIT.interrupted
-  }
-  if (error instanceof InputErrors) {
-    error.errors.forEach((e) => io.err(`fleet: ${e}`))
-    return EXIT.badInput
-  }
-  if (error instanceof InputError) {
-    io.err(`fleet: ${error}`)
-    return EXIT.badInput
-  }
-  io.err(`fleet: internal error (please report it): ${(error as Error)?.stack ?? String(error)}`)
-  return EXIT.hostFailed
 }
