@@ -3,7 +3,7 @@
 # shows an apply of an unchanged inventory changing nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -f dist/cli/main.js ] || npm run --silent build
+npm run --silent build
 bash scripts/lab.sh up
 echo
 echo '$ npx fleet apply --inventory inventory/lab.yaml --yes'

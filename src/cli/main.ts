@@ -9,6 +9,7 @@ import { rollbackCommand } from './rollback-command.ts'
 import { EXIT } from './exit-codes.ts'
 import { reportFailure } from './failure.ts'
 import { processIo, type Io } from './output.ts'
+import { fleetVersion } from './version.ts'
 
 // Decimal digits only, in a range a person would mean: Number() would take 1e21 (which overflows
 // Node's timer and the host shell's arithmetic), 0x10 and 1.5.
@@ -25,7 +26,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 export function program(io: Io, run: (code: Promise<number>) => void): Command {
   const cli = new Command('fleet')
     .description('Bring the firewalls of a private network to a known baseline over SSH.')
-    .version('0.1.0')
+    .version(fleetVersion())
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)')

@@ -6,6 +6,7 @@ import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { InputError, InputErrors } from '../inventory/errors.ts'
 import type { Inventory } from '../inventory/types.ts'
+import { mapFleetImports } from './fleet-imports.ts'
 import type { Role } from './types.ts'
 
 export const BUILTIN_ROLES_DIR = fileURLToPath(new URL('../../roles/', import.meta.url))
@@ -36,12 +37,12 @@ function availableRoles(dirs: readonly string[]): string[] {
   return [...names].sort()
 }
 
+// Through tsx for every extension: it compiles TypeScript, and a .js role importing fleet/role goes
+// through the same resolvers as a .ts one.
 async function importModule(file: string): Promise<unknown> {
-  if (file.endsWith('.ts')) {
-    const { tsImport } = await import('tsx/esm/api')
-    return tsImport(pathToFileURL(file).href, import.meta.url)
-  }
-  return import(pathToFileURL(file).href)
+  mapFleetImports()
+  const { tsImport } = await import('tsx/esm/api')
+  return tsImport(pathToFileURL(file).href, import.meta.url)
 }
 
 function isRole(value: unknown): value is Role {
