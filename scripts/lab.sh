@@ -38,6 +38,7 @@ install_packages() {
   command -v nc >/dev/null || missing+=(netcat-openbsd)
   command -v sudo >/dev/null || missing+=(sudo)
   command -v unshare >/dev/null || missing+=(util-linux)
+  command -v nft >/dev/null || missing+=(nftables)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     apt-get update -qq || echo "lab: apt-get update failed; trying the cached package index" >&2

@@ -2,6 +2,7 @@
 // test, load, verify, and confirm over a fresh connection before the host's timer undoes it.
 // The only code that changes hosts; run-on-hosts.ts runs it on many in parallel.
 import { managedTablesEqual, parseSave } from '../plan/normal-form.ts'
+import { refusal } from '../plan/other-firewalls.ts'
 import { renderWithPreserved, splitPreserved } from '../plan/preserve.ts'
 import { EXIT_TOO_LATE } from '../remote/host-state.ts'
 import { changeStep, confirmStep, restoreNowStep, type ChangeSettings } from '../remote/scripts.ts'
@@ -9,7 +10,7 @@ import { parseSections } from '../remote/sections.ts'
 import { HostError, type Session } from '../remote/transport.ts'
 import type { HostDone, RunEvent } from '../report/events.ts'
 import type { Change } from './change.ts'
-import { factsDiff, families, gatherFacts, rulesetsEqual, type FamilyFacts, type HostFacts } from './host-facts.ts'
+import { factsDiff, families, gatherFacts, othersReport, rulesetsEqual, type FamilyFacts, type HostFacts } from './host-facts.ts'
 
 export interface HostRun {
   readonly session: Session
@@ -49,10 +50,16 @@ export async function changeHost(run: HostRun, wanted: Change): Promise<HostDone
   const { session, settings, emit } = run
   emit({ kind: 'step', host, step: 'reading the live ruleset' })
   const facts = await gatherFacts(session, wanted)
+  const others = othersReport(facts)
+  // An apply never reports success while other rules still filter the host's traffic, unless the
+  // inventory says to go ahead. A rollback goes back to what was, so it is never held up.
+  if (facts.others.length > 0 && wanted.action === 'apply' && wanted.host.otherFirewalls !== 'proceed') {
+    return { kind: 'host-done', host, outcome: 'failed', backend: facts.backend, detail: refusal(facts.others), ...others }
+  }
   const change = forHost(wanted, facts)
   const rulesChange = !rulesetsEqual(facts)
   if (!rulesChange && facts.settingsToChange.length === 0) {
-    return { kind: 'host-done', host, outcome: 'unchanged', backend: facts.backend }
+    return { kind: 'host-done', host, outcome: 'unchanged', backend: facts.backend, ...others }
   }
   const diff = rulesChange ? factsDiff(facts) : []
   const changedSettings = facts.settingsToChange.map((i) => change.commands[i]!.title)
@@ -70,7 +77,7 @@ export async function changeHost(run: HostRun, wanted: Change): Promise<HostDone
     await session.run(restoreNowStep(settings.changeId, reason).script)
     throw new HostError(`${reason}; the previous ruleset was restored`)
   }
-  const done: HostDone = { kind: 'host-done', host, outcome: 'changed', backend: facts.backend, diff, settings: changedSettings, changeId: settings.changeId }
+  const done: HostDone = { kind: 'host-done', host, outcome: 'changed', backend: facts.backend, diff, settings: changedSettings, changeId: settings.changeId, ...others }
   if (settings.confirmSec === null) return done
   emit({ kind: 'step', host, step: 'confirming over a fresh SSH connection' })
   const problem = await confirm(run, settings.confirmSec, change)

@@ -3,6 +3,7 @@
 // host settings. Read-only; shared by apply, rollback, audit and the picker's preview.
 import { diffRulesets, type DiffEntry } from '../plan/diff.ts'
 import { managedTablesEqual, parseSave, type SavedRuleset } from '../plan/normal-form.ts'
+import { backendRules, bootFlushWarning, nativeTables, otherBackend, type OtherFirewall } from '../plan/other-firewalls.ts'
 import { splitPreserved } from '../plan/preserve.ts'
 import { factsStep } from '../remote/scripts.ts'
 import { parseSections, type Sections } from '../remote/sections.ts'
@@ -27,6 +28,10 @@ export interface HostFacts {
   readonly v6?: FamilyFacts
   // Indexes of the change's host settings that differ from what it wants.
   readonly settingsToChange: readonly number[]
+  // Rules outside the tables fleet manages that also filter traffic (the other iptables backend,
+  // native nftables), and what the operator should know about the host.
+  readonly others: readonly OtherFirewall[]
+  readonly warnings: readonly string[]
 }
 
 // iptables-restore's complaint on one line, with the offending line of the document quoted.
@@ -61,12 +66,26 @@ export function readFacts(change: Change, sections: Sections): HostFacts {
     throw new HostError(`the host's ip6tables rejects the new IPv6 ruleset, nothing changed: ${restoreError(text('desired6'), change.document6!)}`)
   }
   const patterns = change.host.preserve
+  const backend = /\((nf_tables|legacy)\)/.exec(text('backend'))?.[1] ?? 'unknown'
   return {
-    backend: /\((nf_tables|legacy)\)/.exec(text('backend'))?.[1] ?? 'unknown',
+    backend,
     liveSum: text('live-sum').trim(),
     v4: familyFacts('ipv4', text('live'), text('desired'), patterns),
     ...(v6 && { v6: familyFacts('ipv6', text('live6'), text('desired6'), patterns) }),
     settingsToChange: change.commands.flatMap((c, i) => (text(`check-${i}`).trim() === c.want ? [] : [i])),
+    ...otherFirewalls(backend, change.host.persist, sections),
+  }
+}
+
+function otherFirewalls(backend: string, persist: boolean, sections: Sections): Pick<HostFacts, 'others' | 'warnings'> {
+  const text = (name: string) => sections.text.get(name) ?? ''
+  const other = otherBackend(backend)
+  // nft absent prints nothing and succeeds: no native tables to read.
+  const nft = text('nft').trim() === '' && sections.status.get('nft') === 0 ? { found: [] } : nativeTables(text('nft'))
+  const boot = persist ? bootFlushWarning(text('boot')) : undefined
+  return {
+    others: [...backendRules(`iptables-${other}`, text('other4')), ...backendRules(`ip6tables-${other}`, text('other6')), ...('found' in nft ? nft.found : [])],
+    warnings: [...('problem' in nft ? [nft.problem] : []), ...(boot ? [boot] : [])],
   }
 }
 
@@ -74,6 +93,11 @@ export async function gatherFacts(session: Session, change: Change): Promise<Hos
   const result = await session.run(factsStep(change).script)
   if (result.code !== 0) throw new HostError(`reading facts failed (exit ${result.code}): ${result.stderr.trim()}`)
   return readFacts(change, parseSections(result.stdout))
+}
+
+// The other firewalls and warnings as a host's report carries them (absent when there are none).
+export function othersReport(facts: HostFacts): { otherFirewalls?: HostFacts['others']; warnings?: HostFacts['warnings'] } {
+  return { ...(facts.others.length > 0 && { otherFirewalls: facts.others }), ...(facts.warnings.length > 0 && { warnings: facts.warnings }) }
 }
 
 export function families(facts: HostFacts): FamilyFacts[] {

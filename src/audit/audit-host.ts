@@ -1,6 +1,6 @@
 // One host's audit: read-only. It reads the live ruleset, the baseline in the host's normal form,
 // the host settings and conntrack; it never writes, never locks, never arms a timer.
-import { families, gatherFacts } from '../apply/host-facts.ts'
+import { families, gatherFacts, othersReport } from '../apply/host-facts.ts'
 import type { DiffEntry } from '../plan/diff.ts'
 import type { Change } from '../apply/change.ts'
 import { diffRulesets } from '../plan/diff.ts'
@@ -53,14 +53,18 @@ export async function auditHost(session: Session, change: Change, emit: (e: RunE
   emit({ kind: 'step', host, step: 'reading conntrack' })
   const { internal, internal6 } = change.host.network
   const conntrack = await readConntrack(session, [internal, internal6].filter((p): p is string => p !== undefined))
+  // Other firewalls filter traffic the baseline says to let through: drift, unless the inventory
+  // lets this host live with them (then they are listed, as foreign state is).
+  const othersDrift = change.host.otherFirewalls === 'proceed' ? 0 : facts.others.length
   return {
     kind: 'host-done',
     host,
-    outcome: diff.length + settings.length > 0 ? 'drift' : 'in-sync',
+    outcome: diff.length + settings.length + othersDrift > 0 ? 'drift' : 'in-sync',
     backend: facts.backend,
     diff,
     settings,
     foreign: foreign.map((f) => `${f.table}${f.chain ? `/${f.chain}` : ''}: ${f.line}`),
     conntrack,
+    ...othersReport(facts),
   }
 }

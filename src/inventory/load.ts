@@ -94,8 +94,8 @@ function describeType(expected: string): string {
 const KNOWN_KEYS: Record<string, string> = {
   '': 'roles, defaults, hosts',
   roles: 'path',
-  defaults: 'ssh, network, preserve, persist',
-  host: 'address, role, ssh, network, preserve, persist',
+  defaults: 'ssh, network, preserve, persist, otherFirewalls',
+  host: 'address, role, ssh, network, preserve, persist, otherFirewalls',
   ssh: 'user, port, identity, knownHosts, config, jump',
   network: 'internal, internal6, interface, wan, lan, egress, services, untracked',
   wan: 'interface, address',
@@ -128,6 +128,7 @@ function toHostSpec(
     roleWhere: where.role,
     preserve: host.preserve ?? raw.defaults?.preserve ?? DEFAULT_PRESERVE,
     persist: host.persist ?? raw.defaults?.persist ?? false,
+    otherFirewalls: host.otherFirewalls ?? raw.defaults?.otherFirewalls ?? 'refuse',
   }
 }
 

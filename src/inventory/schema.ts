@@ -50,12 +50,18 @@ const chainPattern = checked(z.string(), (p) =>
   /^[A-Za-z0-9_.*?-]{1,28}$/.test(p) ? null : `expected a chain name or pattern like DOCKER* or f2b-*, got "${p}"`,
 )
 const preserve = z.array(chainPattern)
+// What apply does on a host where rules outside the tables fleet manages also filter traffic
+// (the other iptables backend, native nftables tables): leave it unchanged, or apply alongside.
+const otherFirewalls = z.enum(['refuse', 'proceed'], {
+  error: (issue) => `expected refuse (the default: leave such a host unchanged) or proceed (apply alongside them), got ${JSON.stringify(issue.input)}`,
+})
 
 const hostSchema = z.strictObject({
   address: address.optional(),
   role: roleName,
   preserve: preserve.optional(),
   persist: z.boolean().optional(),
+  otherFirewalls: otherFirewalls.optional(),
   ssh: sshSchema.optional(),
   network: networkSchema.optional(),
 })
@@ -63,7 +69,7 @@ const hostSchema = z.strictObject({
 export const inventorySchema = z.strictObject({
   roles: z.strictObject({ path: z.array(localPath) }).optional(),
   defaults: z
-    .strictObject({ ssh: sshSchema.optional(), network: networkSchema.optional(), preserve: preserve.optional(), persist: z.boolean().optional() })
+    .strictObject({ ssh: sshSchema.optional(), network: networkSchema.optional(), preserve: preserve.optional(), persist: z.boolean().optional(), otherFirewalls: otherFirewalls.optional() })
     .optional(),
   hosts: z.record(hostName, hostSchema),
 })

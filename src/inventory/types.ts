@@ -44,6 +44,9 @@ export interface HostSpec {
   readonly preserve: readonly string[]
   // Write the confirmed rulesets where the host restores them at boot (/etc/iptables/rules.v4, .v6).
   readonly persist: boolean
+  // A host where the other iptables backend or native nftables tables also filter traffic:
+  // 'refuse' leaves it unchanged (apply fails for it), 'proceed' applies alongside them.
+  readonly otherFirewalls: 'refuse' | 'proceed'
 }
 
 export interface Inventory {

@@ -17,6 +17,20 @@ function heredoc(command: string, document: string): string {
   return `${command} <<'${EOF_MARK}'\n${document}${document.endsWith('\n') ? '' : '\n'}${EOF_MARK}`
 }
 
+// What else filters traffic (src/plan/other-firewalls.ts): the other iptables backend's tables,
+// native nftables, and whether nftables.service may flush the persisted rulesets at boot.
+const otherFirewallSections = [
+  'o=legacy; case "$(iptables -V 2>&1)" in *legacy*) o=nft;; esac',
+  section('other4', 'iptables-$o-save 2>/dev/null'),
+  section('other6', 'ip6tables-$o-save 2>/dev/null'),
+  section('nft', '! command -v nft >/dev/null || nft -j -t list ruleset 2>/dev/null'),
+  section(
+    'boot',
+    `[ ! -d /run/systemd/system ] || for u in nftables netfilter-persistent; do echo "$u=$(systemctl is-enabled $u.service 2>/dev/null)"; done
+! grep -Eqs '^[[:space:]]*flush[[:space:]]+ruleset' /etc/nftables.conf || echo flush=yes`,
+  ),
+]
+
 // Read-only: the live rulesets, the change's rulesets as this host's own iptables normalises them
 // (loaded into a throwaway network namespace, so nothing live is touched), each host setting.
 export function factsStep(change: Change): Step {
@@ -33,6 +47,7 @@ export function factsStep(change: Change): Step {
         ]
       : []),
     ...change.commands.map((c, i) => section(`check-${i}`, `${c.check} 2>&1`)),
+    ...otherFirewallSections,
   ]
   return { title: 'read the live rulesets and the new ones in their normal form', script: parts.join('\n') }
 }

@@ -1,5 +1,6 @@
 import type { ConntrackReport } from '../audit/conntrack.ts'
 import type { DiffEntry } from '../plan/diff.ts'
+import type { OtherFirewall } from '../plan/other-firewalls.ts'
 
 // What a run tells the operator, as data. One formatter per output mode (terminal, plain lines,
 // JSON) turns these into text; the run itself never prints.
@@ -25,6 +26,10 @@ export type RunEvent =
       // Audit: chains and rules no role owns, and the conntrack table.
       readonly foreign?: readonly string[]
       readonly conntrack?: ConntrackReport
+      // Rules outside the tables fleet manages that also filter traffic (other backend, nftables).
+      readonly otherFirewalls?: readonly OtherFirewall[]
+      // What the operator should know about the host, whatever the outcome.
+      readonly warnings?: readonly string[]
     }
 
 export type HostDone = Extract<RunEvent, { kind: 'host-done' }>

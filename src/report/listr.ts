@@ -53,7 +53,10 @@ export class ListrReporter implements Reporter {
   async finish(results: readonly HostDone[]): Promise<void> {
     await this.running
     // The live lines show progress; what changed or drifted is printed in full once all are done.
-    for (const done of results) if (differences(done) + (done.foreign?.length ?? 0) > 0 || done.conntrack) outcomeLines(done).forEach((l) => this.write(l))
+    for (const done of results) {
+      const notes = (done.foreign?.length ?? 0) + (done.otherFirewalls?.length ?? 0) + (done.warnings?.length ?? 0)
+      if (differences(done) + notes > 0 || done.conntrack) outcomeLines(done).forEach((l) => this.write(l))
+    }
     this.write(summaryLine(results, this.verb))
   }
 }

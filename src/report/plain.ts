@@ -1,5 +1,6 @@
 // One line per event, for logs, cron and CI (no terminal, or CI set).
 import { formatConntrack } from '../audit/conntrack.ts'
+import { formatOther } from '../plan/other-firewalls.ts'
 import { summarize, type HostDone, type Reporter, type RunEvent } from './events.ts'
 
 export type Write = (text: string) => void
@@ -11,6 +12,8 @@ export function outcomeLines(done: HostDone): string[] {
     ...(done.diff ?? []).map((d) => `    ${d}`),
     ...(done.settings ?? []).map((s) => `    setting: ${s}`),
     ...(done.foreign ?? []).map((f) => `    foreign: ${f}`),
+    ...(done.otherFirewalls ?? []).map((o) => `    also filtering: ${formatOther(o)}`),
+    ...(done.warnings ?? []).map((w) => `    warning: ${w}`),
     ...(done.conntrack ? [`    ${formatConntrack(done.conntrack)}`] : []),
   ]
 }

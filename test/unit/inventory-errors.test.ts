@@ -35,6 +35,7 @@ const cases: [string, string, RegExp][] = [
   ['a port out of range', good.replace('    interface: eth0\n', '    interface: eth0\n    egress: { tcp: [22, 70000] }\n'), /:5:25: defaults\.network\.egress\.tcp\.1: .*expected a port number 1-65535, got 70000/],
   ['a missing role', good.replace('    role: internal-server\n', ''), /:7:5: hosts\.web01\.role: expected a string \(missing\)/],
   ['a jump host that is not in the inventory', good + '    ssh: { jump: router01 }\n', /:9:18: host web01: jump host "router01" is not a host of this inventory/],
+  ['an unknown otherFirewalls value', good + '    otherFirewalls: ignore\n', /:9:21: hosts\.web01\.otherFirewalls: expected refuse \(the default: leave such a host unchanged\) or proceed \(apply alongside them\), got "ignore"/],
   ['a value a role needs but nobody gives', good.replace('    interface: eth0\n', ''), /:5:3: host web01: role internal-server needs network\.interface/],
 ]
 
