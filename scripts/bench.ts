@@ -1,7 +1,9 @@
 // fleet against the floor: what plain ssh needs for the same work, measured in one run on the lab.
 //
-//   npm run bench                       50 hosts, 5 repetitions, then 500 hosts, then a 500-host dry run
-//   npm run bench -- --hosts 20 --reps 3 --scale 0 --dry-run-hosts 500
+//   npm run bench                       50 hosts, 5 repetitions, then 500 hosts, then a 500-host dry run,
+//                                       then loading and dry-running 2,000 and 20,000 hosts offline
+//   npm run bench -- --hosts 20 --reps 3 --scale 0 --dry-run-hosts 500 --linear-hosts 2000
+//   npm run bench -- --offline          only the offline figures: no lab, no root
 //
 // Contenders alternate within each repetition so that drift (a warming cache, a busy machine)
 // falls on all of them alike. Figures are medians; fleet's are also given as ratios to their floor.
@@ -10,7 +12,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { loadBaselines, readInventory } from '../src/cli/load.ts'
+import { loadBaselines, readInventory, selectHosts } from '../src/cli/load.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const LAB = path.join(ROOT, '.lab')
@@ -25,16 +27,23 @@ interface Args {
   reps: number
   scale: number
   dryRunHosts: number
+  linearHosts: number
+  offline: boolean
 }
 
+const USAGE = 'usage: bench [--hosts N] [--reps N] [--scale N (0: skip)] [--dry-run-hosts N] [--linear-hosts N (0: skip)] [--offline]'
+
 function parseArgs(argv: string[]): Args {
-  const args: Args = { hosts: 50, reps: 5, scale: 500, dryRunHosts: 500 }
+  const args: Args = { hosts: 50, reps: 5, scale: 500, dryRunHosts: 500, linearHosts: 2000, offline: false }
   for (let i = 0; i < argv.length; i += 2) {
-    const key = argv[i]?.replace(/^--/, '').replace(/-(\w)/g, (_, c: string) => c.toUpperCase()) as keyof Args
-    const value = Number(argv[i + 1])
-    if (!(key in args) || !Number.isInteger(value) || value < 0) {
-      throw new Error(`usage: bench [--hosts N] [--reps N] [--scale N (0: skip)] [--dry-run-hosts N]; got ${argv[i]} ${argv[i + 1]}`)
+    if (argv[i] === '--offline') {
+      args.offline = true
+      i--
+      continue
     }
+    const key = argv[i]?.replace(/^--/, '').replace(/-(\w)/g, (_, c: string) => c.toUpperCase()) as Exclude<keyof Args, 'offline'>
+    const value = Number(argv[i + 1])
+    if (!(key in args) || !Number.isInteger(value) || value < 0) throw new Error(`${USAGE}; got ${argv[i]} ${argv[i + 1]}`)
     args[key] = value
   }
   if (args.hosts < 3) throw new Error('--hosts: at least 3 (router01, web01, web02)')
@@ -265,28 +274,82 @@ async function dryRun(n: number): Promise<string> {
   return `dry run of ${n} hosts (offline): ${m.toFixed(2)} s (target < 2 s${m < 2 ? ', met' : ', MISSED'}), peak memory ${peak.toFixed(0)} MB`
 }
 
+// Hosts that are never reached: router01 and N - 1 servers behind it, any number of them.
+function offlineHosts(n: number): BenchHost[] {
+  const hex = (i: number) => `${(i >> 16).toString(16)}:${(i & 0xffff).toString(16)}`
+  return [
+    { name: 'router01', address: '198.51.100.2', behindRouter: false },
+    ...Array.from({ length: n - 1 }, (_, i) => ({ name: `srv${String(i + 1).padStart(6, '0')}`, address: `2001:db8:0:3::${hex(i + 1)}`, behindRouter: true })),
+  ]
+}
+
+// Loading and the offline dry run are linear in the number of hosts: N and 10 N hosts, the second
+// taking about ten times the first. Loading is timed in this process (inventory, selection,
+// baselines); the dry run as the operator runs it, a fleet process with its output to /dev/null.
+async function linear(n: number): Promise<string> {
+  const sizes = [n, 10 * n]
+  const load: number[] = []
+  const dry: Timed[] = []
+  for (const size of sizes) {
+    const inventory = writeInventory(path.join(BENCH, `linear-${size}.yaml`), offlineHosts(size), 'A')
+    const loads: number[] = []
+    const runs: Timed[] = []
+    for (let i = 0; i < 3; i++) {
+      const start = process.hrtime.bigint()
+      const inv = readInventory(inventory)
+      await loadBaselines(inv, selectHosts(inv, undefined))
+      loads.push(Number(process.hrtime.bigint() - start) / 1e9)
+      runs.push(await fleet(['apply', '-i', inventory, '--dry-run']))
+    }
+    load.push(median(loads))
+    dry.push({ seconds: median(runs.map((r) => r.seconds)), code: 0, peakMb: Math.max(...runs.map((r) => r.peakMb ?? 0)) })
+  }
+  const row = (name: string, times: readonly number[], extra = '') => {
+    const ratio = times[1]! / times[0]!
+    return `  ${name.padEnd(32)} ${times.map((t, i) => `${sizes[i]}: ${t.toFixed(2)} s`).join('   ')}   ${ratio.toFixed(1)}x (linear: 10x; target <= 15x${ratio <= 15 ? ', met' : ', MISSED'})${extra}`
+  }
+  return [
+    `offline, ${sizes[0]} and ${sizes[1]} hosts (medians of 3; dry-run output to /dev/null):`,
+    row('load (inventory + baselines)', load),
+    row('fleet apply --dry-run', dry.map((d) => d.seconds), `, peak memory ${dry.map((d) => (d.peakMb ?? 0).toFixed(0)).join(' / ')} MB`),
+  ].join('\n')
+}
+
+function writeBenchRole(): void {
+  mkdirSync(path.join(BENCH, 'roles'), { recursive: true })
+  writeFileSync(path.join(BENCH, 'roles/bench-server.ts'), BENCH_ROLE)
+}
+
 function log(line: string): void {
   process.stderr.write(`bench: ${line}\n`)
 }
 
+async function offline(args: Args): Promise<void> {
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' })
+  writeBenchRole()
+  const report: string[] = [`fleet bench (offline only) on ${os.cpus().length} cores, ${new Date().toISOString()}`]
+  if (args.dryRunHosts > 0) report.push(await dryRun(args.dryRunHosts))
+  if (args.linearHosts > 0) report.push(await linear(args.linearHosts))
+  process.stdout.write(report.join('\n\n') + '\n')
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2))
-  if (process.getuid?.() !== 0) throw new Error('the bench builds a lab of network namespaces: run it as root')
+  execFileSync('sh', ['-c', 'command -v /usr/bin/time >/dev/null || (apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null)'], { stdio: 'inherit' })
+  if (args.offline) return offline(args)
+  if (process.getuid?.() !== 0) throw new Error('the bench builds a lab of network namespaces: run it as root (or --offline)')
   try {
-    execFileSync('sh', ['-c', 'command -v /usr/bin/time >/dev/null || (apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null)'], { stdio: 'inherit' })
     execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' })
     const report: string[] = [`fleet bench on ${os.cpus().length} cores, ${new Date().toISOString()}`]
 
     let hosts = buildLab(args.hosts)
-    mkdirSync(path.join(BENCH, 'roles'), { recursive: true })
-    writeFileSync(path.join(BENCH, 'roles/bench-server.ts'), BENCH_ROLE)
+    writeBenchRole()
     const base = await measure(hosts, args.reps)
     report.push(table(args.hosts, base))
 
     if (args.scale > 0) {
       hosts = buildLab(args.scale)
-      mkdirSync(path.join(BENCH, 'roles'), { recursive: true })
-      writeFileSync(path.join(BENCH, 'roles/bench-server.ts'), BENCH_ROLE)
+      writeBenchRole()
       const scaled = await measure(hosts, 1)
       report.push(table(args.scale, scaled))
       const growth = [...scaled.times].map(([name, times]) => {
@@ -298,6 +361,7 @@ async function main(): Promise<void> {
       report.push(`  peak memory at ${args.scale} hosts: ${peak.toFixed(0)} MB (target < 300 MB${peak < 300 ? ', met' : ', MISSED'})`)
     }
     if (args.dryRunHosts > 0) report.push(await dryRun(args.dryRunHosts))
+    if (args.linearHosts > 0) report.push(await linear(args.linearHosts))
     process.stdout.write(report.join('\n\n') + '\n')
   } finally {
     execFileSync('bash', [path.join(ROOT, 'scripts/lab.sh'), 'down'], { stdio: ['ignore', 'ignore', 'inherit'] })

@@ -1,7 +1,7 @@
 // fleet apply: inventory -> baselines -> (dry-run printer | changes over SSH) -> reporter.
 import { changeHost } from '../apply/apply-host.ts'
 import { changeOf } from '../apply/change.ts'
-import { dryRunPlan, formatDryRun } from '../report/dry-run.ts'
+import { dryRunPlan, writeDryRun } from '../report/dry-run.ts'
 import { connectSpecs } from '../ssh/connect-spec.ts'
 import { newChangeId } from './change-id.ts'
 import { EXIT } from './exit-codes.ts'
@@ -25,8 +25,7 @@ export async function applyCommand(options: ApplyOptions, io: Io): Promise<numbe
   const changes = new Map(baselines.map((b) => [b.host.name, changeOf(b)]))
 
   if (options.dryRun) {
-    const plan = dryRunPlan([...changes.values()], specs, settings)
-    io.out(formatDryRun('apply', settings.changeId, plan, options.json))
+    writeDryRun(io.out, 'apply', settings.changeId, dryRunPlan(changes.values(), specs, settings), options.json)
     return EXIT.ok
   }
 

@@ -7,7 +7,7 @@ import { historyStep, readSavedStep } from '../remote/scripts.ts'
 import { parseSections } from '../remote/sections.ts'
 import { InputError } from '../inventory/errors.ts'
 import { HostError, type Session } from '../remote/transport.ts'
-import { formatDryRun, dryRunPlan } from '../report/dry-run.ts'
+import { dryRunPlan, writeDryRun } from '../report/dry-run.ts'
 import type { HostSpec } from '../inventory/types.ts'
 import { connectSpecs } from '../ssh/connect-spec.ts'
 import { CHANGE_ID, newChangeId } from './change-id.ts'
@@ -60,8 +60,7 @@ export async function rollbackCommand(options: RollbackOptions, io: Io): Promise
       host, action: 'rollback', commands: [], note: 'rollback',
       document: `# the ruleset saved on ${host.name} before ${options.to ?? 'its newest change that took effect'}\n`,
     })
-    const plan = dryRunPlan(hosts.map(placeholder), specs, settings).map((h) => ({ ...h, steps: [historyStep(), ...h.steps] }))
-    io.out(formatDryRun('rollback', settings.changeId, plan, options.json))
+    writeDryRun(io.out, 'rollback', settings.changeId, dryRunPlan(hosts.map(placeholder), specs, settings, [historyStep()]), options.json)
     return EXIT.ok
   }
 

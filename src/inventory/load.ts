@@ -1,32 +1,24 @@
 // Inventory loading: YAML text -> validated Inventory, or every problem with file:line:col.
 // Pure (the caller reads the file), so it is table-tested without touching the disk.
 import path from 'node:path'
-import { LineCounter, isMap, isScalar, parseDocument, type Document, type Node } from 'yaml'
 import type { z } from 'zod'
 import { InputError, InputErrors } from './errors.ts'
 import { inventorySchema, type RawInventory, type RawNetwork } from './schema.ts'
 import type { HostSpec, Inventory, NetworkValues, PortSet } from './types.ts'
+import { readYaml, type PathKey, type YamlSource } from './yaml-source.ts'
 import { DEFAULT_PRESERVE } from '../plan/preserve.ts'
 
 export function loadInventory(text: string, file: string): Inventory {
-  const lines = new LineCounter()
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false })
-  const at = (offset: number) => {
-    const { line, col } = lines.linePos(offset)
-    return `${file}:${line}:${col}`
-  }
-  if (doc.errors.length > 0) {
-    throw new InputErrors(doc.errors.map((e) => new InputError(yamlMessage(e.code, e.message), at(e.pos[0]))))
-  }
-  const parsed = inventorySchema.safeParse(doc.toJS() ?? {})
+  const source = readYaml(text, file)
+  const parsed = inventorySchema.safeParse(source.data, { reportInput: true })
   if (!parsed.success) {
-    throw new InputErrors(parsed.error.issues.map((issue) => schemaError(issue, doc, at)))
+    throw new InputErrors(parsed.error.issues.map((issue) => schemaError(issue, source)))
   }
   const raw = parsed.data
   const hosts = Object.entries(raw.hosts).map(([name, host]) =>
-    toHostSpec(name, host, raw, { host: keyAt(doc, ['hosts'], name, at), role: nodeAt(doc, ['hosts', name, 'role'], at) }),
+    toHostSpec(name, host, raw, { host: source.keyAt(['hosts'], name), role: source.valueAt(['hosts', name, 'role']) }),
   )
-  checkJumps(hosts, (p) => nodeAt(doc, p, at))
+  checkJumps(hosts, raw, source)
   const dir = path.dirname(file)
   return {
     file,
@@ -36,58 +28,37 @@ export function loadInventory(text: string, file: string): Inventory {
   }
 }
 
-function yamlMessage(code: string, message: string): string {
-  if (code === 'DUPLICATE_KEY') return 'duplicate key: each key may appear once in a mapping'
-  return `malformed YAML: ${message.split('\n')[0]}`
-}
-
-type Where = (offset: number) => string
-type PathKey = string | number
-
-// The location of the value at `path`, or of its nearest ancestor that exists.
-function nodeAt(doc: Document, keys: readonly PathKey[], at: Where): string {
-  for (let n = keys.length; n >= 0; n--) {
-    const node = doc.getIn(keys.slice(0, n), true) as Node | undefined
-    if (node?.range) return at(node.range[0])
-  }
-  return at(0)
-}
-
-// The location of a key inside a mapping (for unknown keys, where the key itself is the mistake).
-function keyAt(doc: Document, parent: readonly PathKey[], key: string, at: Where): string {
-  const map = parent.length === 0 ? doc.contents : doc.getIn(parent, true)
-  if (isMap(map)) {
-    const pair = map.items.find((item) => isScalar(item.key) && item.key.value === key)
-    if (pair && isScalar(pair.key) && pair.key.range) return at(pair.key.range[0])
-  }
-  return nodeAt(doc, parent, at)
-}
-
-function schemaError(issue: z.core.$ZodIssue, doc: Document, at: Where): InputError {
+function schemaError(issue: z.core.$ZodIssue, source: YamlSource): InputError {
   const keys = issue.path.filter((k): k is PathKey => typeof k !== 'symbol')
   const dotted = keys.join('.') || 'the top level'
   switch (issue.code) {
     case 'unrecognized_keys': {
       const key = issue.keys[0] ?? ''
-      return new InputError(
-        `unknown key "${key}" in ${dotted}; expected one of: ${knownKeys(keys)}`,
-        keyAt(doc, keys, key, at),
-      )
+      return new InputError(`unknown key "${key}" in ${dotted}; expected one of: ${knownKeys(keys)}`, source.keyAt(keys, key))
     }
     case 'invalid_type':
-      return new InputError(
-        `${dotted}: expected ${describeType(issue.expected)}${issue.input === undefined ? ' (missing)' : ''}`,
-        nodeAt(doc, keys, at),
-      )
+      return new InputError(`${dotted}: expected ${describeType(issue.expected)}${found(issue)}`, source.valueAt(keys))
     case 'invalid_key':
-      return new InputError(`${dotted}: ${issue.issues[0]?.message ?? 'invalid key'}`, nodeAt(doc, keys, at))
+      return new InputError(`${dotted}: ${issue.issues[0]?.message ?? 'invalid key'}`, source.valueAt(keys))
     default:
-      return new InputError(`${dotted}: ${issue.message}`, nodeAt(doc, keys, at))
+      return new InputError(`${dotted}: ${issue.message}`, source.valueAt(keys))
   }
 }
 
 function describeType(expected: string): string {
   return expected === 'record' || expected === 'object' ? 'a mapping' : expected === 'array' ? 'a list' : `a ${expected}`
+}
+
+// What was there instead, in YAML's words: `role: 5` is a number, `hosts:` with nothing after it
+// is an empty value (null), a key that is not there is missing.
+function found(issue: z.core.$ZodIssue): string {
+  const value = 'input' in issue ? issue.input : undefined
+  if (value === undefined) return ' (missing)'
+  if (value === null) return ', got nothing (an empty value)'
+  if (Array.isArray(value)) return ', got a list'
+  if (typeof value === 'object') return ', got a mapping'
+  const shown = JSON.stringify(value)
+  return `, got a ${typeof value} (${shown.length > 40 ? `${shown.slice(0, 40)}...` : shown})`
 }
 
 // Written out rather than introspected: these are the words a user should see in the error.
@@ -123,7 +94,7 @@ function toHostSpec(
     role: host.role,
     network: mergeNetwork(raw.defaults?.network ?? {}, host.network ?? {}),
     ssh: { host: host.ssh ?? {}, defaults: raw.defaults?.ssh ?? {} },
-    ...jumpOf(name, host.ssh?.jump ?? raw.defaults?.ssh?.jump),
+    ...jumpOf(name, host, raw),
     where: where.host,
     roleWhere: where.role,
     preserve: host.preserve ?? raw.defaults?.preserve ?? DEFAULT_PRESERVE,
@@ -150,23 +121,27 @@ function mergeNetwork(base: RawNetwork, over: RawNetwork): NetworkValues {
   return Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as NetworkValues
 }
 
-// A shared default jump host does not apply to the jump host itself.
-function jumpOf(name: string, jump: string | undefined): { jump?: string } {
-  return jump === undefined || jump === name ? {} : { jump }
+// A shared default jump host does not apply to the jump host itself; a host that names itself is
+// an error (checkJumps).
+function jumpOf(name: string, host: RawInventory['hosts'][string], raw: RawInventory): { jump?: string } {
+  const jump = host.ssh?.jump ?? raw.defaults?.ssh?.jump
+  return jump === undefined || (jump === name && host.ssh?.jump === undefined) ? {} : { jump }
 }
 
-function checkJumps(hosts: readonly HostSpec[], where: (keys: PathKey[]) => string): void {
+function checkJumps(hosts: readonly HostSpec[], raw: RawInventory, source: YamlSource): void {
   const byName = new Map(hosts.map((h) => [h.name, h]))
   const errors: InputError[] = []
   for (const host of hosts) {
     const jump = host.jump
     if (jump === undefined) continue
-    const at = where(['hosts', host.name, 'ssh', 'jump'])
+    const at = () => (raw.hosts[host.name]?.ssh?.jump !== undefined ? source.valueAt(['hosts', host.name, 'ssh', 'jump']) : source.valueAt(['defaults', 'ssh', 'jump']))
     const target = byName.get(jump)
-    if (target === undefined) {
-      errors.push(new InputError(`host ${host.name}: jump host "${jump}" is not a host of this inventory`, at))
+    if (jump === host.name) {
+      errors.push(new InputError(`host ${host.name}: jumps to itself; a jump host is another host of this inventory, reached directly`, at()))
+    } else if (target === undefined) {
+      errors.push(new InputError(`host ${host.name}: jump host "${jump}" is not a host of this inventory`, at()))
     } else if (target.jump !== undefined) {
-      errors.push(new InputError(`host ${host.name}: jump host ${jump} is itself behind a jump host; fleet supports one hop`, at))
+      errors.push(new InputError(`host ${host.name}: jump host ${jump} is itself behind a jump host; fleet supports one hop`, at()))
     }
   }
   if (errors.length > 0) throw new InputErrors(errors)

@@ -83,7 +83,35 @@ export function checkCidr6(value: string): Problem {
   const expected = `expected an IPv6 prefix like 2001:db8:0:2::/64, got "${value}"`
   if (address === undefined || bits === undefined || rest.length > 0 || checkIPv6(address) !== null) return expected
   if (!/^(12[0-8]|1[01]\d|[1-9]?\d)$/.test(bits)) return `expected a prefix length 0-128 in "${value}"`
+  const n = ipv6ToBigInt(address)
+  const network = n & ~((1n << BigInt(128 - Number(bits))) - 1n)
+  if (network !== n) return `"${value}" has host bits set; the network is ${bigIntToIPv6(network)}/${bits}`
   return null
+}
+
+// For an address checkIPv6 accepted: eight groups, "::" filled in, a trailing dotted quad as two.
+function ipv6ToBigInt(address: string): bigint {
+  const groups = (part: string) =>
+    part === '' ? [] : part.split(':').flatMap((g) => (g.includes('.') ? ((n) => [n >>> 16, n & 0xffff])(toInt(g)).map((x) => x.toString(16)) : [g]))
+  const [head = '', tail] = address.split('::')
+  const left = groups(head)
+  const right = tail === undefined ? [] : groups(tail)
+  const all = [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right]
+  return all.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n)
+}
+
+// RFC 5952's form: lower case, no leading zeros, the longest run of two or more zero groups as "::".
+function bigIntToIPv6(n: bigint): string {
+  const groups = Array.from({ length: 8 }, (_, i) => Number((n >> BigInt(112 - 16 * i)) & 0xffffn))
+  let best = { start: -1, length: 1 }
+  for (let i = 0; i < 8; i++) {
+    let j = i
+    while (j < 8 && groups[j] === 0) j++
+    if (j - i > best.length) best = { start: i, length: j - i }
+  }
+  const hex = groups.map((g) => g.toString(16))
+  if (best.start < 0) return hex.join(':')
+  return `${hex.slice(0, best.start).join(':')}::${hex.slice(best.start + best.length).join(':')}`
 }
 
 // An SSH target: an IPv4 or IPv6 address, or a DNS name.

@@ -1,5 +1,6 @@
 // --dry-run: per host, every command a real run would send to it, grouped and readable.
-// Built from the same Step scripts the SSH transport sends; nothing here connects.
+// Built from the same Step scripts the SSH transport sends; nothing here connects. Hosts are made
+// and written one at a time, so a plan of 20,000 hosts never exists as one string.
 import type { Change } from '../apply/change.ts'
 import { changeStep, confirmStep, factsStep, type ChangeSettings, type Step } from '../remote/scripts.ts'
 import { quote } from '../shell/quote.ts'
@@ -18,29 +19,53 @@ function sshCommand(spec: ConnectSpec, fresh = false): string {
   return `ssh ${fresh ? '-o ControlPath=none ' : ''}${jump}-p ${spec.port} ${spec.user}@${spec.address} ${quote(remote)}`
 }
 
-export function dryRunPlan(changes: readonly Change[], specs: ReadonlyMap<string, ConnectSpec>, settings: Omit<ChangeSettings, 'liveSum'>): DryRunHost[] {
-  return changes.map((change) => {
+// `first`: steps a command runs before the change's own (rollback reads the history).
+export function* dryRunPlan(
+  changes: Iterable<Change>,
+  specs: ReadonlyMap<string, ConnectSpec>,
+  settings: Omit<ChangeSettings, 'liveSum'>,
+  first: readonly Step[] = [],
+): Generator<DryRunHost> {
+  for (const change of changes) {
     const spec = specs.get(change.host.name)!
     const facts = factsStep(change)
     const apply = changeStep(change, { ...settings, liveSum: '<checksum read in step 1>' })
     const confirm = confirmStep(settings.changeId, change)
     const steps = [
+      ...first,
       { ...facts, title: `${facts.title}  [${sshCommand(spec)}]` },
       { ...apply, title: `${apply.title} (only when they differ)  [same connection]` },
       ...(settings.confirmSec !== null ? [{ ...confirm, title: `${confirm.title}  [${sshCommand(spec, true)}]` }] : []),
     ]
-    return { host: change.host.name, role: change.host.role, ssh: sshCommand(spec), steps }
-  })
+    yield { host: change.host.name, role: change.host.role, ssh: sshCommand(spec), steps }
+  }
 }
 
-// The dry run as text for people, or with --json as one document.
-export function formatDryRun(command: string, changeId: string, plan: readonly DryRunHost[], json = false): string {
-  if (json) return JSON.stringify({ command, dryRun: true, changeId, hosts: plan }, null, 2)
-  const blocks = plan.map((h) => {
+// The dry run as text for people, or with --json as one document (written in pieces, formatted
+// exactly as JSON.stringify(document, null, 2) would). `write` ends each piece with a newline.
+export function writeDryRun(write: (text: string) => void, command: string, changeId: string, plan: Iterable<DryRunHost>, json = false): void {
+  if (json) return writeJson(write, command, changeId, plan)
+  let count = 0
+  for (const h of plan) {
     const steps = h.steps.map((s, i) => [`# step ${i + 1}: ${s.title}`, s.script].join('\n'))
     const rule = '='.repeat(Math.max(10, 72 - h.host.length - h.role.length - 12))
-    return [`=== ${h.host} (role ${h.role}) ${rule}`, ...steps].join('\n\n')
-  })
-  // io.out ends the line; no blank line after the summary.
-  return `${blocks.join('\n\n')}\n\ndry run: ${plan.length} host${plan.length === 1 ? '' : 's'}, no connection opened, nothing changed`
+    write([`=== ${h.host} (role ${h.role}) ${rule}`, ...steps].join('\n\n'))
+    write('')
+    count++
+  }
+  // No blank line after the summary.
+  write(`dry run: ${count} host${count === 1 ? '' : 's'}, no connection opened, nothing changed`)
+}
+
+function writeJson(write: (text: string) => void, command: string, changeId: string, plan: Iterable<DryRunHost>): void {
+  const head = JSON.stringify({ command, dryRun: true, changeId, hosts: [] }, null, 2)
+  let previous: DryRunHost | undefined
+  const indented = (h: DryRunHost) => JSON.stringify(h, null, 2).replace(/^/gm, '    ')
+  for (const h of plan) {
+    if (previous === undefined) write(head.replace(/\[\]\n\}$/, '['))
+    else write(`${indented(previous)},`)
+    previous = h
+  }
+  if (previous === undefined) return write(head)
+  write(`${indented(previous)}\n  ]\n}`)
 }

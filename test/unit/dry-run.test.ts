@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { main } from '../../src/cli/main.ts'
 import { fleet } from '../helpers/cli.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
@@ -42,6 +43,21 @@ describe('fleet apply --dry-run', () => {
     expect(plan.dryRun).toBe(true)
     expect(plan.hosts.map((h: { host: string }) => h.host)).toEqual(['router01', 'web01', 'web02', 'db01'])
     expect(plan.hosts[0].steps[1].script).toContain('-A POSTROUTING -o eth0 -j MASQUERADE')
+  })
+
+  // 20,000 hosts must not become one string of a gigabyte: each host is written as it is made.
+  it.each([[[] as string[]], [['--json']]])('streams the plan host by host %j', async (extra) => {
+    const writes: string[] = []
+    const code = await main(['apply', '--inventory', EXAMPLE, '--dry-run', ...extra], { out: (t) => writes.push(t), err: (t) => writes.push(t), isTTY: false, env: { CI: 'true' } })
+    expect(code).toBe(0)
+    const hostsPerWrite = writes.map((w) => (w.match(/=== \S+ \(role |"host": "/g) ?? []).length)
+    expect(Math.max(...hostsPerWrite)).toBe(1)
+    expect(hostsPerWrite.filter((n) => n === 1)).toHaveLength(4)
+    if (extra.length > 0) {
+      // Written in pieces, still one document, formatted as JSON.stringify formats it.
+      const text = writes.join('\n')
+      expect(JSON.stringify(JSON.parse(text), null, 2)).toBe(text)
+    }
   })
 
   it('runs from the built executable, with help for every command', () => {

@@ -36,6 +36,18 @@ const cases: [string, string, RegExp][] = [
   ['a missing role', good.replace('    role: internal-server\n', ''), /:7:5: hosts\.web01\.role: expected a string \(missing\)/],
   ['a jump host that is not in the inventory', good + '    ssh: { jump: router01 }\n', /:9:18: host web01: jump host "router01" is not a host of this inventory/],
   ['an unknown otherFirewalls value', good + '    otherFirewalls: ignore\n', /:9:21: hosts\.web01\.otherFirewalls: expected refuse \(the default: leave such a host unchanged\) or proceed \(apply alongside them\), got "ignore"/],
+  ['a host that jumps to itself', good + '    ssh: { jump: web01 }\n', /:9:18: host web01: jumps to itself; a jump host is another host of this inventory/],
+  ['an IPv6 prefix with host bits', good.replace('    interface: eth0\n', '    interface: eth0\n    internal6: 2001:db8:0:2::1/64\n'), /:5:16: defaults\.network\.internal6: "2001:db8:0:2::1\/64" has host bits set; the network is 2001:db8:0:2::\/64/],
+  ['an IPv6 prefix with host bits past the last group', good.replace('    interface: eth0\n', '    interface: eth0\n    internal6: 2001:db8::/16\n'), /"2001:db8::\/16" has host bits set; the network is 2001::\/16/],
+  ['a number where a role name belongs', good.replace('role: internal-server', 'role: 5'), /:8:11: hosts\.web01\.role: expected a string, got a number \(5\)/],
+  ['a string where a list belongs', good + '    preserve: DOCKER\n', /:9:15: hosts\.web01\.preserve: expected a list, got a string \("DOCKER"\)/],
+  ['a list where a mapping belongs', good + '    network: [eth0]\n', /:9:14: hosts\.web01\.network: expected a mapping, got a list/],
+  ['a mapping where a port belongs', good + '    network: { services: { tcp: [{ port: 22 }] } }\n', /hosts\.web01\.network\.services\.tcp\.0: expected a number, got a mapping/],
+  ['an empty host', good + '  web02:\n', /:9:3: hosts\.web02: expected a mapping, got nothing \(an empty value\)/],
+  ['a duplicate host', good + '  web01:\n    role: router\n', /:9:3: duplicate key: each key may appear once in a mapping/],
+  ['a YAML alias bomb', 'a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n' + good, /:6:\d+: YAML aliases expand to more than \d+ values/],
+  ['an alias inside the value it names', 'hosts: &h\n  web01: *h\n', /:2:10: alias \*h is used inside the value it names/],
+  ['nesting too deep', 'hosts: ' + '['.repeat(3000) + ']'.repeat(3000) + '\n', /:1:\d+: malformed YAML: nested too deeply for an inventory/],
   ['a value a role needs but nobody gives', good.replace('    interface: eth0\n', ''), /:5:3: host web01: role internal-server needs network\.interface/],
 ]
 
@@ -62,6 +74,14 @@ describe('bad inventory input', () => {
     const result = await fleet(['apply', '--inventory', write('limit.yaml', good), '--dry-run', '--limit', 'db99'])
     expect(result.code).toBe(2)
     expect(result.stderr).toMatch(/--limit db99 matches no host or role \(hosts: web01; roles: internal-server\)/)
+  })
+
+  it('aliases that expand to a sane size are fine, however often they are used', async () => {
+    const hosts = Array.from({ length: 300 }, (_, i) => `  web${i}: { address: 10.0.${i >> 8}.${i & 255}, role: internal-server, ssh: *ssh }\n`).join('')
+    const text = good.replace('hosts:\n', `  ssh: &ssh { port: 22, user: root }\nhosts:\n`).replace(/  web01:[^]*$/, hosts)
+    const result = await fleet(['apply', '--inventory', write('aliases.yaml', text), '--dry-run', '--limit', 'web299'])
+    expect(result.stderr).toBe('')
+    expect(result.code).toBe(0)
   })
 
   it('the good inventory is accepted', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { checkAddress, checkCidr, checkIPv4, checkInterface, checkPort, checkHostName } from '../../src/net/values.ts'
+import { checkAddress, checkCidr, checkCidr6, checkIPv4, checkInterface, checkPort, checkHostName } from '../../src/net/values.ts'
 import { quote, sh } from '../../src/shell/quote.ts'
 
 describe('inventory values', () => {
@@ -23,6 +23,25 @@ describe('inventory values', () => {
     ['10.0.0.0', false],
     ['10.0.0.0/24/1', false],
   ])('CIDR %j valid=%s', (value, ok) => expect(checkCidr(value) === null).toBe(ok))
+
+  it.each([
+    ['2001:db8:0:2::/64', null],
+    ['2001:db8::/32', null],
+    ['::/0', null],
+    ['2001:db8::1/128', null],
+    ['::ffff:198.51.100.0/120', null],
+    ['2001:db8:0:2::1/64', 'the network is 2001:db8:0:2::/64'],
+    ['2001:db8::/16', 'the network is 2001::/16'],
+    ['2001:db8:0:0:1::/63', 'the network is 2001:db8::/63'],
+    ['::ffff:198.51.100.7/120', 'the network is ::ffff:c633:6400/120'],
+    ['fe80::1/0', 'the network is ::/0'],
+    ['2001:db8::/129', 'prefix length 0-128'],
+    ['2001:db8::', 'expected an IPv6 prefix'],
+  ])('IPv6 prefix %j: %s', (value, problem) => {
+    const got = checkCidr6(value)
+    if (problem === null) expect(got).toBeNull()
+    else expect(got).toContain(problem)
+  })
 
   it('explains a CIDR with host bits set', () => {
     expect(checkCidr('10.0.0.1/24')).toContain('10.0.0.0/24')
