@@ -9,14 +9,16 @@
 // falls on all of them alike. Figures are medians; fleet's are also given as ratios to their floor.
 // This is a benchmark, not a test: it asserts nothing about time.
 import { execFileSync, spawn } from 'node:child_process'
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { loadBaselines, readInventory, selectHosts } from '../src/cli/load.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '..')
 const LAB = path.join(ROOT, '.lab')
-const BENCH = path.join(LAB, 'bench')
+// The bench's files: inside the lab's folder, or with --offline (no lab) in a temporary folder,
+// since .lab must stay the lab's own link.
+let BENCH = path.join(LAB, 'bench')
 const KEY = path.join(LAB, 'operator/id_ed25519')
 const KNOWN_HOSTS = path.join(LAB, 'operator/known_hosts')
 const CONCURRENCY = 8
@@ -326,11 +328,13 @@ function log(line: string): void {
 
 async function offline(args: Args): Promise<void> {
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' })
+  BENCH = mkdtempSync(path.join(os.tmpdir(), 'fleet-bench-'))
   writeBenchRole()
   const report: string[] = [`fleet bench (offline only) on ${os.cpus().length} cores, ${new Date().toISOString()}`]
   if (args.dryRunHosts > 0) report.push(await dryRun(args.dryRunHosts))
   if (args.linearHosts > 0) report.push(await linear(args.linearHosts))
   process.stdout.write(report.join('\n\n') + '\n')
+  rmSync(BENCH, { recursive: true, force: true })
 }
 
 async function main(): Promise<void> {
