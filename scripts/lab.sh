@@ -2,8 +2,10 @@
 # The lab of DESIGN §5: the seed's network as Linux network namespaces on this machine, each host
 # with its own sshd, hostname, netfilter and conntrack tables and private /root /tmp /run /var/lib.
 #
-#   scripts/lab.sh up [--servers N] [--wan-servers N]   build it (tears down a stale one first)
+#   scripts/lab.sh up [--servers N] [--wan-servers N] [--debian N]
+#                                                        build it (tears down a stale one first)
 #   scripts/lab.sh down                                  remove it: namespaces, links, processes, files
+#   scripts/lab.sh reboot debNN                          reboot a Debian machine, wait until it is back
 #   scripts/lab.sh status                                what is running
 #
 # Addresses: 198.51.100.0/24 is the "internet" (the operator is 198.51.100.1 on the bridge
@@ -28,7 +30,7 @@ log() { [ -n "${QUIET:-}" ] || echo "lab: $*"; }
 need_root() { [ "$(id -u)" = 0 ] || die "building the lab needs root (network namespaces, sshd); run as root or with sudo"; }
 
 install_packages() {
-  local missing=()
+  local debian=$1 missing=()
   command -v iptables >/dev/null || missing+=(iptables)
   [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
   command -v ssh-keygen >/dev/null || missing+=(openssh-client)
@@ -39,6 +41,10 @@ install_packages() {
   command -v sudo >/dev/null || missing+=(sudo)
   command -v unshare >/dev/null || missing+=(util-linux)
   command -v nft >/dev/null || missing+=(nftables)
+  if [ "$debian" -gt 0 ]; then
+    command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+    command -v systemd-nspawn >/dev/null || missing+=(systemd-container)
+  fi
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     apt-get update -qq || echo "lab: apt-get update failed; trying the cached package index" >&2
@@ -50,6 +56,8 @@ lab_namespaces() { ip netns list 2>/dev/null | awk '{print $1}' | grep "^${NS}" 
 
 down() {
   need_root
+  # The Debian machines first: their containers, then their disks (overlays on the cached tree).
+  debian_down
   # Processes the lab started: everything inside its namespaces (sshd, services, fleet's timers).
   for ns in $(lab_namespaces); do
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
@@ -219,18 +227,20 @@ wait_for_ssh() {
 }
 
 up() {
-  local servers=0 wan_servers=0
+  local servers=0 wan_servers=0 debian=0
   while [ $# -gt 0 ]; do
     case $1 in
       --servers) servers=$2; shift 2 ;;
       --wan-servers) wan_servers=$2; shift 2 ;;
-      *) die "unknown option $1 (expected --servers N, --wan-servers N)" ;;
+      --debian) debian=$2; shift 2 ;;
+      *) die "unknown option $1 (expected --servers N, --wan-servers N, --debian N)" ;;
     esac
   done
+  case $servers$wan_servers$debian in *[!0-9]*) die "--servers, --wan-servers and --debian take a number" ;; esac
   [ "$servers" -le 181 ] || die "--servers: at most 181 fit on 198.18.0.20-200 (.201 and up are for the Debian machines)"
   [ "$wan_servers" -le 2000 ] || die "--wan-servers: at most 2000"
   need_root
-  install_packages
+  install_packages "$debian"
   QUIET=1 down
   mkdir -p "$LAB/hosts"
   # Each host gets its own /etc/iptables (where rules persist for boot), mounted over this
@@ -284,6 +294,7 @@ up() {
   for i in $(seq 1 "$wan_servers"); do wan_server "$(printf 'wan%03d' "$i")" "$i"; done
 
   wait_for_ssh
+  [ "$debian" = 0 ] || debian_up "$debian"
   log "up: router01 198.51.100.2 (LAN 198.18.0.1), web01 198.18.0.11, web02 198.18.0.12, internet 198.51.100.254"
   [ "$servers" = 0 ] || log "     $servers more internal servers from 198.18.0.20"
   [ "$wan_servers" = 0 ] || log "     $wan_servers servers on the WAN bridge: 198.51.100.10 and up, and 2001:db8:0:1::1:1 and up"
@@ -294,9 +305,13 @@ status() {
   for ns in $(lab_namespaces); do echo "$ns: $(ip netns pids "$ns" | wc -l) processes"; done
 }
 
+. "$ROOT/scripts/lab-debian.sh"
+
 case ${1:-} in
   up) shift; up "$@" ;;
   down) down ;;
+  reboot) need_root; debian_reboot "${2:?usage: $0 reboot debNN}" ;;
+  machine) debian_supervise "$2" "$3" ;;   # internal: the life of one Debian machine (debian_start)
   status) status ;;
-  *) echo "usage: $0 up [--servers N] [--wan-servers N] | down | status" >&2; exit 2 ;;
+  *) echo "usage: $0 up [--servers N] [--wan-servers N] [--debian N] | down | reboot debNN | status" >&2; exit 2 ;;
 esac

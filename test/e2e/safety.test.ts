@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { fleet } from '../helpers/cli.ts'
+import { fleet, fleetKilledAt } from '../helpers/cli.ts'
 import { FLEET_BIN, KNOWN_HOSTS, LAB, labDown, labInventory, labUp, onHost, OPERATOR_KEY, ROOT, rulesetOf } from '../helpers/lab.ts'
 
 const LAB_INVENTORY = path.join(ROOT, 'inventory/lab.yaml')
@@ -62,20 +62,7 @@ describe('fleet killed before it confirms', () => {
     const seenIds = new Set<string>(
       JSON.parse((await fleet(['history', '-i', LAB_INVENTORY, '--json'])).stdout).hosts.flatMap((h: { entries: { id: string }[] }) => h.entries.map((e) => e.id)),
     )
-    const child = spawn(process.execPath, [FLEET_BIN, 'apply', '-i', LAB_INVENTORY, '--confirm-timeout', '4'], {
-      env: { ...process.env, CI: 'true' },
-    })
-    let output = ''
-    await new Promise<void>((resolve) => {
-      child.stdout.on('data', (d: Buffer) => {
-        output += d.toString()
-        if (output.includes('confirming over a fresh SSH connection')) {
-          child.kill('SIGKILL')
-          resolve()
-        }
-      })
-      child.on('exit', () => resolve())
-    })
+    const output = await fleetKilledAt(['apply', '-i', LAB_INVENTORY, '--confirm-timeout', '4'], 'confirming over a fresh SSH connection')
     expect(output).toContain('confirming over a fresh SSH connection')
     expect(output).not.toMatch(/: changed/)
     await sleep(7000)

@@ -1,5 +1,7 @@
 // Runs fleet's CLI in-process with captured output, exactly as the bin does.
+import { spawn } from 'node:child_process'
 import { main } from '../../src/cli/main.ts'
+import { FLEET_BIN } from './lab.ts'
 
 export interface CliResult {
   readonly code: number
@@ -12,4 +14,22 @@ export async function fleet(args: readonly string[], env: NodeJS.ProcessEnv = { 
   const err: string[] = []
   const code = await main(args, { out: (t) => out.push(t), err: (t) => err.push(t), isTTY: false, env })
   return { code, stdout: out.join('\n'), stderr: err.join('\n') }
+}
+
+// Runs bin/fleet.js as its own process and kills it (SIGKILL, nothing to clean up) as soon as its
+// output shows `marker`; returns that output. fleet dying at that point is what the test is about.
+export async function fleetKilledAt(args: readonly string[], marker: string): Promise<string> {
+  const child = spawn(process.execPath, [FLEET_BIN, ...args], { env: { ...process.env, CI: 'true' } })
+  let output = ''
+  await new Promise<void>((resolve) => {
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString()
+      if (output.includes(marker)) {
+        child.kill('SIGKILL')
+        resolve()
+      }
+    })
+    child.on('exit', () => resolve())
+  })
+  return output
 }

@@ -1,0 +1,50 @@
+// The lab's Debian machines (scripts/lab.sh up --debian N): real systemd hosts behind router01.
+// Everything a test does on them goes over SSH, as an operator would: nsenter would skip the
+// container's capability limits and so prove nothing.
+import { execFileSync, spawnSync } from 'node:child_process'
+import path from 'node:path'
+import { KNOWN_HOSTS, LAB, OPERATOR_KEY, ROOT, asConfiguration, type Ran } from './lab.ts'
+
+export const DEBIAN_INVENTORY = path.join(LAB, 'debian.yaml')
+
+export const machineName = (i: number) => `deb${String(i).padStart(2, '0')}`
+export const machineAddress = (i: number) => `198.18.0.${200 + i}`
+const addressOf = (name: string) => machineAddress(Number(name.replace(/^deb/, '')))
+
+const SSH_OPTIONS = ['-i', OPERATOR_KEY, '-o', `UserKnownHostsFile=${KNOWN_HOSTS}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5']
+const JUMP = `ssh ${SSH_OPTIONS.join(' ')} -W %h:%p root@198.51.100.2`
+
+// Runs a shell command on a machine over a new SSH connection through router01.
+export function onMachine(name: string, command: string, input?: string): Ran {
+  const r = spawnSync('ssh', [...SSH_OPTIONS, '-o', `ProxyCommand=${JUMP}`, `root@${addressOf(name)}`, command], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    ...(input !== undefined && { input }),
+  })
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
+}
+
+// Like onMachine, but a failure is the test's failure, with what the machine said.
+export function onMachineOk(name: string, command: string): string {
+  const r = onMachine(name, command)
+  if (r.code !== 0) throw new Error(`${name}: \`${command}\` exited ${r.code}: ${r.stderr}`)
+  return r.stdout
+}
+
+// The machine's rulesets as configuration, read over SSH.
+export function machineRuleset(name: string, family: 'ipv4' | 'ipv6' = 'ipv4'): string {
+  return asConfiguration(onMachineOk(name, family === 'ipv4' ? 'iptables-save' : 'ip6tables-save'))
+}
+
+// The same, table by table: iptables-legacy-save prints tables in the order the kernel made them,
+// iptables-nft-save in its own; the order of tables means nothing to the kernel.
+export function machineTables(name: string, family: 'ipv4' | 'ipv6' = 'ipv4'): Record<string, string> {
+  const blocks = machineRuleset(name, family).split(/^(?=\*)/m).filter((b) => b.startsWith('*'))
+  return Object.fromEntries(blocks.map((b) => [b.split('\n', 1)[0]!, b.trim()]).sort(([a], [b]) => a!.localeCompare(b!)))
+}
+
+// A real reboot (`systemctl reboot` inside; the lab brings the machine back on an empty network
+// namespace with the same disk), waiting until systemd is running again.
+export function rebootMachine(name: string): void {
+  execFileSync('bash', [path.join(ROOT, 'scripts/lab.sh'), 'reboot', name], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 120_000 })
+}
