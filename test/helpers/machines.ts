@@ -14,19 +14,19 @@ const addressOf = (name: string) => machineAddress(Number(name.replace(/^deb/, '
 const SSH_OPTIONS = ['-i', OPERATOR_KEY, '-o', `UserKnownHostsFile=${KNOWN_HOSTS}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5']
 const JUMP = `ssh ${SSH_OPTIONS.join(' ')} -W %h:%p root@198.51.100.2`
 
-// Runs a shell command on a machine over a new SSH connection through router01.
-export function onMachine(name: string, command: string, input?: string): Ran {
-  const r = spawnSync('ssh', [...SSH_OPTIONS, '-o', `ProxyCommand=${JUMP}`, `root@${addressOf(name)}`, command], {
+// Runs a shell command on a machine over a new SSH connection through router01 (its sshd listens
+// on 22, what fleet uses, and on 2222).
+export function onMachine(name: string, command: string, port = 22): Ran {
+  const r = spawnSync('ssh', [...SSH_OPTIONS, '-p', String(port), '-o', `ProxyCommand=${JUMP}`, `root@${addressOf(name)}`, command], {
     encoding: 'utf8',
     timeout: 60_000,
-    ...(input !== undefined && { input }),
   })
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
 }
 
 // Like onMachine, but a failure is the test's failure, with what the machine said.
-export function onMachineOk(name: string, command: string): string {
-  const r = onMachine(name, command)
+export function onMachineOk(name: string, command: string, port = 22): string {
+  const r = onMachine(name, command, port)
   if (r.code !== 0) throw new Error(`${name}: \`${command}\` exited ${r.code}: ${r.stderr}`)
   return r.stdout
 }
