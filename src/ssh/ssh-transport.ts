@@ -57,7 +57,7 @@ export class SshTransport {
     let jump: Link
     if (own) own.push((jump = await this.reach(spec.jump, timeoutMs, own)))
     else jump = await this.sharedJump(spec.jump)
-    return this.connect(spec, timeoutMs, await this.forward(jump, spec))
+    return this.connect(spec, timeoutMs, await this.forward(jump, spec, timeoutMs))
   }
 
   private sharedJump(spec: ConnectSpec): Promise<Link> {
@@ -72,15 +72,27 @@ export class SshTransport {
     return jump
   }
 
-  private async forward(jump: Link, spec: ConnectSpec): Promise<Channel> {
+  // Bounded like a direct connection: the jump host's own connect to a host whose firewall drops
+  // the SYN takes minutes to give up, and a confirmation must fail within its budget.
+  private async forward(jump: Link, spec: ConnectSpec, timeoutMs: number): Promise<Channel> {
     const through = `through jump host ${spec.jump?.name}`
     if (jump.lost) throw new HostError(`cannot reach ${spec.address}:${spec.port} ${through}: ${jump.lost}`)
+    const opening = jump.ssh.forwardOut('127.0.0.1', 0, spec.address, spec.port)
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        opening.then((channel) => channel.close(), () => {})
+        reject(new Error(`no answer within ${timeoutMs / 1000}s`))
+      }, timeoutMs)
+    })
     try {
-      const channel = await jump.ssh.forwardOut('127.0.0.1', 0, spec.address, spec.port)
+      const channel = await Promise.race([opening, late])
       channel.on('error', () => {})
       return channel
     } catch (error) {
       throw new HostError(`cannot reach ${spec.address}:${spec.port} ${through}: ${jump.lost ?? (error as Error).message}`)
+    } finally {
+      clearTimeout(timer)
     }
   }
 
