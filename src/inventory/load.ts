@@ -4,9 +4,8 @@ import path from 'node:path'
 import type { z } from 'zod'
 import { InputError, InputErrors } from './errors.ts'
 import { inventorySchema, type RawInventory, type RawNetwork } from './schema.ts'
-import type { HostSpec, Inventory, NetworkValues, PortSet } from './types.ts'
+import { DEFAULT_PRESERVE, type HostSpec, type Inventory, type NetworkValues, type PortSet } from './types.ts'
 import { readYaml, type PathKey, type YamlSource } from './yaml-source.ts'
-import { DEFAULT_PRESERVE } from '../plan/preserve.ts'
 
 export function loadInventory(text: string, file: string): Inventory {
   const source = readYaml(text, file)
@@ -15,9 +14,7 @@ export function loadInventory(text: string, file: string): Inventory {
     throw new InputErrors(parsed.error.issues.map((issue) => schemaError(issue, source)))
   }
   const raw = parsed.data
-  const hosts = Object.entries(raw.hosts).map(([name, host]) =>
-    toHostSpec(name, host, raw, { host: source.keyAt(['hosts'], name), role: source.valueAt(['hosts', name, 'role']) }),
-  )
+  const hosts = Object.entries(raw.hosts).map(([name, host]) => toHostSpec(name, host, raw, source))
   checkJumps(hosts, raw, source)
   const dir = path.dirname(file)
   return {
@@ -86,8 +83,10 @@ function toHostSpec(
   name: string,
   host: RawInventory['hosts'][string],
   raw: RawInventory,
-  where: { host: string; role: string },
+  source: YamlSource,
 ): HostSpec {
+  const preserveFrom = host.preserve ? ['hosts', name, 'preserve'] : raw.defaults?.preserve ? ['defaults', 'preserve'] : undefined
+  const preserve = host.preserve ?? raw.defaults?.preserve ?? DEFAULT_PRESERVE
   return {
     name,
     ...(host.address !== undefined && { address: host.address }),
@@ -95,9 +94,10 @@ function toHostSpec(
     network: mergeNetwork(raw.defaults?.network ?? {}, host.network ?? {}),
     ssh: { host: host.ssh ?? {}, defaults: raw.defaults?.ssh ?? {} },
     ...jumpOf(name, host, raw),
-    where: where.host,
-    roleWhere: where.role,
-    preserve: host.preserve ?? raw.defaults?.preserve ?? DEFAULT_PRESERVE,
+    where: source.keyAt(['hosts'], name),
+    roleWhere: source.valueAt(['hosts', name, 'role']),
+    preserve,
+    ...(preserveFrom && { preserveFrom: { key: preserveFrom.join('.'), where: preserve.map((_, i) => source.valueAt([...preserveFrom, i])) } }),
     persist: host.persist ?? raw.defaults?.persist ?? false,
     otherFirewalls: host.otherFirewalls ?? raw.defaults?.otherFirewalls ?? 'refuse',
   }

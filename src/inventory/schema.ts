@@ -46,10 +46,7 @@ export const sshSchema = z.strictObject({
   jump: hostName.optional(),
 })
 
-const chainPattern = checked(z.string(), (p) =>
-  /^[A-Za-z0-9_.*?-]{1,28}$/.test(p) ? null : `expected a chain name or pattern like DOCKER* or f2b-*, got "${p}"`,
-)
-const preserve = z.array(chainPattern)
+const preserve = z.array(checked(z.string(), values.checkPreservePattern))
 // What apply does on a host where rules outside the tables fleet manages also filter traffic
 // (the other iptables backend, native nftables tables): leave it unchanged, or apply alongside.
 const otherFirewalls = z.enum(['refuse', 'proceed'], {

@@ -42,6 +42,9 @@ export interface HostSpec {
   // Patterns of chains that other software keeps in the same tables (Docker, fail2ban...): kept
   // intact by every change, listed as foreign by audit.
   readonly preserve: readonly string[]
+  // Where the inventory writes the preserve list ("hosts.web01.preserve", and file:line:col of each
+  // entry); absent for fleet's default list.
+  readonly preserveFrom?: { readonly key: string; readonly where: readonly string[] }
   // Write the confirmed rulesets where the host restores them at boot (/etc/iptables/rules.v4, .v6).
   readonly persist: boolean
   // A host where the other iptables backend or native nftables tables also filter traffic:
@@ -55,3 +58,6 @@ export interface Inventory {
   readonly rolePaths: readonly string[]
   readonly hosts: readonly HostSpec[]
 }
+
+// Chains Docker, Kubernetes, fail2ban, CNI plugins, Calico and libvirt keep in the same tables.
+export const DEFAULT_PRESERVE: readonly string[] = ['DOCKER', 'DOCKER-*', 'KUBE-*', 'f2b-*', 'CNI-*', 'cali-*', 'LIBVIRT_*']

@@ -4,6 +4,7 @@
 // a value that passes must be safe to place in a shell word and in an iptables-restore line as is.
 
 import { isIPv6 } from 'node:net'
+import { globToRegExp } from '../shell/glob.ts'
 
 export type Problem = string | null
 
@@ -131,6 +132,23 @@ export function checkRoleName(value: string): Problem {
 export function checkUser(value: string): Problem {
   if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(value)) {
     return `expected a user name like root or deploy, got "${value}"`
+  }
+  return null
+}
+
+// Every table's builtin chains, by name (render/ruleset.ts has them per table).
+export const BUILTIN_CHAIN_NAMES = ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'] as const
+
+// A chain other software keeps (DOCKER-*, f2b-*), or "!NAME": never preserve NAME. fleet always
+// writes the builtin chains, so a pattern that matches one would hand them to someone else.
+export function checkPreservePattern(value: string): Problem {
+  if (!/^!?[A-Za-z0-9_.*?-]{1,28}$/.test(value)) {
+    return `expected a chain name or pattern like DOCKER* or f2b-* (or !NAME, never preserved), got "${value}"`
+  }
+  if (value.startsWith('!')) return null
+  const builtin = BUILTIN_CHAIN_NAMES.find((chain) => globToRegExp(value).test(chain))
+  if (builtin !== undefined) {
+    return `"${value}" matches the builtin chain ${builtin}, which fleet always writes; name the chains of the software to keep, like DOCKER-* or f2b-*`
   }
   return null
 }

@@ -45,6 +45,13 @@ async function importModule(file: string): Promise<unknown> {
   return tsImport(pathToFileURL(file).href, import.meta.url)
 }
 
+// The file each loaded role came from, for errors found when it runs.
+const roleFiles = new WeakMap<Role, string>()
+
+export function roleFileOf(role: Role): string | undefined {
+  return roleFiles.get(role)
+}
+
 function isRole(value: unknown): value is Role {
   return typeof value === 'object' && value !== null && typeof (value as Role).tasks === 'function'
 }
@@ -61,6 +68,7 @@ async function loadRoleFile(file: string): Promise<Role> {
   if (!isRole(role)) {
     throw new InputError('a role file must `export default { description, tasks(ctx) { ... } }`', file)
   }
+  roleFiles.set(role, file)
   return role
 }
 
