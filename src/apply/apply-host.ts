@@ -1,14 +1,18 @@
 // One host's change: facts, compare in the kernel's normal form, then (only if needed) lock, save,
 // test, load, verify, and confirm over a fresh connection before the host's timer undoes it.
 // The only code that changes hosts; run-on-hosts.ts runs it on many in parallel.
+//
+// fleet reports only what it saw: when an answer from the host is lost, it asks the host what
+// happened (settle), and where it cannot, the outcome is `unknown`.
 import { managedTablesEqual, parseSave } from '../plan/normal-form.ts'
 import { refusal } from '../plan/other-firewalls.ts'
 import { renderWithPreserved, splitPreserved } from '../plan/preserve.ts'
-import { EXIT_TOO_LATE } from '../remote/host-state.ts'
-import { changeStep, confirmStep, restoreNowStep, type ChangeSettings } from '../remote/scripts.ts'
+import { faultIs, killDuring, killNow } from '../remote/fault.ts'
+import { EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_TOO_LATE } from '../remote/host-state.ts'
+import { changeStep, confirmStep, finishStep, restoreNowStep, type ChangeSettings } from '../remote/scripts.ts'
 import { parseSections } from '../remote/sections.ts'
-import { HostError, type Session } from '../remote/transport.ts'
-import type { HostDone, RunEvent } from '../report/events.ts'
+import { HostError, type RemoteResult, type Session } from '../remote/transport.ts'
+import type { HostDone, Outcome, RunEvent } from '../report/events.ts'
 import type { Change } from './change.ts'
 import { factsDiff, families, gatherFacts, othersReport, rulesetsEqual, type FamilyFacts, type HostFacts } from './host-facts.ts'
 
@@ -20,6 +24,9 @@ export interface HostRun {
   readonly emit: (e: RunEvent) => void
   readonly keepCopy: (changeId: string, saved: { v4: string; v6?: string }) => void
 }
+
+// How long after the timer's deadline fleet keeps trying to learn what a host did.
+const SETTLE_MARGIN_SEC = 10
 
 // A host without IPv6 is not an error: its change leaves ip6tables out. Chains the host preserves
 // go into the documents as they are live now (a rollback too: not as they were when it was saved).
@@ -45,11 +52,23 @@ function verified(facts: HostFacts, after: { v4: string; v6?: string }, patterns
   })
 }
 
+// An answer that never came: the connection broke, or the command ended without a status.
+async function answered(run: Promise<RemoteResult>): Promise<RemoteResult | { lost: string }> {
+  try {
+    const result = await run
+    return result.code === null ? { lost: 'the connection closed before the host answered' } : result
+  } catch (error) {
+    return { lost: (error as Error).message }
+  }
+}
+
 export async function changeHost(run: HostRun, wanted: Change): Promise<HostDone> {
   const host = wanted.host.name
   const { session, settings, emit } = run
+  const fault = settings.fault
   emit({ kind: 'step', host, step: 'reading the live ruleset' })
-  const facts = await gatherFacts(session, wanted)
+  killDuring(fault, ['read'])
+  const facts = await gatherFacts(session, wanted, fault)
   const others = othersReport(facts)
   // An apply never reports success while other rules still filter the host's traffic, unless the
   // inventory says to go ahead. A rollback goes back to what was, so it is never held up.
@@ -63,52 +82,112 @@ export async function changeHost(run: HostRun, wanted: Change): Promise<HostDone
   }
   const diff = rulesChange ? factsDiff(facts) : []
   const changedSettings = facts.settingsToChange.map((i) => change.commands[i]!.title)
+  const done: HostDone = { kind: 'host-done', host, outcome: 'changed', backend: facts.backend, diff, settings: changedSettings, changeId: settings.changeId, ...others }
+  const deadline = Date.now() + ((settings.confirmSec ?? 0) + SETTLE_MARGIN_SEC) * 1000
+  const settleAs = async (problem: string, undone: Outcome): Promise<HostDone> => {
+    const { outcome, detail } = await settle(run, problem, undone, deadline)
+    return { ...done, outcome, detail }
+  }
+
   emit({ kind: 'step', host, step: 'loading the new ruleset' })
-  const result = await session.run(changeStep(change, { ...settings, liveSum: facts.liveSum }).script)
+  killDuring(fault, ['lock', 'save', 'test', 'arm', 'load-raw', 'load6', 'settings'])
+  const result = await answered(session.run(changeStep(change, { ...settings, liveSum: facts.liveSum }).script))
+  if ('lost' in result) return settleAs(`the connection was lost during the change (${result.lost})`, 'failed')
   if (result.code !== 0) throw new HostError(result.stderr.trim() || `the change failed (exit ${result.code})`)
   const sections = parseSections(result.stdout)
   const saved6 = sections.text.get('saved6')
   run.keepCopy(settings.changeId, { v4: sections.text.get('saved') ?? '', ...(saved6 !== undefined && { v6: saved6 }) })
 
   emit({ kind: 'step', host, step: 'verifying' })
+  killNow(fault, 'verify')
   const after6 = sections.text.get('after6')
-  if (!verified(facts, { v4: sections.text.get('after') ?? '', ...(after6 !== undefined && { v6: after6 }) }, change.host.preserve)) {
-    const reason = 'the ruleset read back differs from the one loaded'
-    await session.run(restoreNowStep(settings.changeId, reason).script)
-    throw new HostError(`${reason}; the previous ruleset was restored`)
+  if (faultIs(fault, 'verify', 'fail') || !verified(facts, { v4: sections.text.get('after') ?? '', ...(after6 !== undefined && { v6: after6 }) }, change.host.preserve)) {
+    return settleAs('the ruleset read back differs from the one loaded', 'failed')
   }
-  const done: HostDone = { kind: 'host-done', host, outcome: 'changed', backend: facts.backend, diff, settings: changedSettings, changeId: settings.changeId, ...others }
-  if (settings.confirmSec === null) return done
+  if (settings.confirmSec === null) {
+    killDuring(fault, ['persist', 'release'])
+    const finished = await answered(session.run(finishStep(settings.changeId, change, fault).script))
+    if ('lost' in finished) return settleAs(`the connection was lost while recording the change (${finished.lost})`, 'failed')
+    if (finished.code !== 0) return { ...done, outcome: 'failed', detail: finished.stderr.trim() }
+    return done
+  }
   emit({ kind: 'step', host, step: 'confirming over a fresh SSH connection' })
   const problem = await confirm(run, settings.confirmSec, change)
   if (problem === null) return done
-  return { ...done, outcome: 'rolled-back', detail: await undo(run, problem, settings.confirmSec) }
+  return settleAs(problem, 'rolled-back')
 }
 
-// null when confirmed; otherwise why not.
+// null when confirmed; otherwise why not, in words that say which step failed.
 async function confirm(run: HostRun, confirmSec: number, change: Change): Promise<string | null> {
+  const fault = run.settings.fault
+  killDuring(fault, ['confirm', 'persist', 'release'])
   let fresh: Session | undefined
   try {
+    if (faultIs(fault, 'confirm', 'fail')) throw new HostError('FLEET_FAULT confirm:fail')
     // Leave the timer a margin: a connection that only succeeds after it fired is no use.
     fresh = await run.openFresh(Math.max(1000, confirmSec * 1000 - 2000))
-    const result = await fresh.run(confirmStep(run.settings.changeId, change).script, { timeoutSec: 10 })
+  } catch (error) {
+    return `no fresh SSH connection could be made with the new ruleset (${(error as Error).message})`
+  }
+  try {
+    const result = await answered(fresh.run(confirmStep(run.settings.changeId, change, fault, confirmSec).script, { timeoutSec: 10 }))
+    killNow(fault, 'reply')
+    if (faultIs(fault, 'reply', 'lose-reply')) return 'the reply to the confirmation was lost (FLEET_FAULT)'
+    if ('lost' in result) return `the reply to the confirmation was lost (${result.lost})`
     if (result.code === 0) return null
     if (result.code === EXIT_TOO_LATE) return 'the confirmation came after the timer had restored the previous ruleset'
     return `the confirmation failed: ${result.stderr.trim()}`
-  } catch (error) {
-    return `no fresh SSH connection could be made with the new ruleset (${(error as Error).message})`
   } finally {
-    fresh?.close()
+    fresh.close()
   }
 }
 
-// Restore right away over the first session if it still works; otherwise the host's timer does.
-async function undo(run: HostRun, problem: string, confirmSec: number): Promise<string> {
-  try {
-    const result = await run.session.run(restoreNowStep(run.settings.changeId, problem).script, { timeoutSec: 5 })
-    if (result.code === 0) return `${problem}; the previous ruleset was restored`
-  } catch {
-    // The first session is cut too: the timer on the host is what restores it.
+// After a problem: undo the change now if it is still undone-able, or learn how the host settled
+// it. Over the first session if it still works, otherwise over fresh connections until the timer's
+// deadline (plus a margin) has passed; then the outcome is unknown.
+async function settle(run: HostRun, problem: string, undone: Outcome, deadline: number): Promise<{ outcome: Outcome; detail: string }> {
+  const script = restoreNowStep(run.settings.changeId, problem, run.settings.fault).script
+  const remainingSec = () => Math.max(5, Math.min(40, Math.ceil((deadline - Date.now()) / 1000)))
+  const attempt = async (session: Session) => {
+    const result = await answered(session.run(script, { timeoutSec: remainingSec() }))
+    return 'lost' in result ? undefined : settled(result, problem, undone)
   }
-  return `${problem}; the host's timer restores the previous ruleset within ${confirmSec}s of the change`
+  const first = await attempt(run.session)
+  if (first) return first
+  while (Date.now() < deadline) {
+    let fresh: Session | undefined
+    try {
+      fresh = await run.openFresh(Math.min(5000, Math.max(1000, deadline - Date.now())))
+      const outcome = await attempt(fresh)
+      if (outcome) return outcome
+    } catch {
+      await new Promise((r) => setTimeout(r, 1000))
+    } finally {
+      fresh?.close()
+    }
+  }
+  return { outcome: 'unknown', detail: `${problem}; the host could not be reached again to learn what it did: see \`fleet history\` for this change` }
+}
+
+function settled(result: RemoteResult, problem: string, undone: Outcome): { outcome: Outcome; detail: string } {
+  if (result.code === 0) return { outcome: undone, detail: `${problem}; the previous ruleset was restored` }
+  if (result.code === EXIT_RESTORE_FAILED) return { outcome: 'failed', detail: `${problem}; ${result.stderr.trim()}` }
+  if (result.code !== EXIT_SETTLED) return { outcome: 'failed', detail: `${problem}; undoing it failed too (exit ${result.code}): ${result.stderr.trim()}` }
+  const record = parseSections(result.stdout).text.get('settled') ?? ''
+  const field = (name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(record)?.[1] ?? ''
+  const status = field('status')
+  const reason = field('reason')
+  switch (status) {
+    case 'confirmed':
+    case 'applied':
+      return { outcome: 'changed', detail: `${problem}, but the host had recorded the change as ${status}: it stands` }
+    case 'rolled-back':
+      return { outcome: 'rolled-back', detail: `${problem}; ${reason || 'the previous ruleset was restored'}` }
+    case 'failed':
+      return { outcome: 'failed', detail: `${problem}; ${reason}` }
+    case '':
+      return { outcome: 'failed', detail: `${problem}; the change never reached the host's history: nothing changed` }
+    default:
+      return { outcome: 'unknown', detail: `${problem}; the host records the change as ${status}: see \`fleet history\`` }
+  }
 }

@@ -5,6 +5,7 @@ import { diffRulesets, type DiffEntry } from '../plan/diff.ts'
 import { managedTablesEqual, parseSave, type SavedRuleset } from '../plan/normal-form.ts'
 import { backendRules, bootFlushWarning, nativeTables, otherBackend, type OtherFirewall } from '../plan/other-firewalls.ts'
 import { splitPreserved } from '../plan/preserve.ts'
+import type { Fault } from '../remote/fault.ts'
 import { factsStep } from '../remote/scripts.ts'
 import { parseSections, type Sections } from '../remote/sections.ts'
 import { HostError, type Session } from '../remote/transport.ts'
@@ -89,8 +90,8 @@ function otherFirewalls(backend: string, persist: boolean, sections: Sections): 
   }
 }
 
-export async function gatherFacts(session: Session, change: Change): Promise<HostFacts> {
-  const result = await session.run(factsStep(change).script)
+export async function gatherFacts(session: Session, change: Change, fault?: Fault): Promise<HostFacts> {
+  const result = await session.run(factsStep(change, fault).script)
   if (result.code !== 0) throw new HostError(`reading facts failed (exit ${result.code}): ${result.stderr.trim()}`)
   return readFacts(change, parseSections(result.stdout))
 }

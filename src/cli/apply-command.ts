@@ -21,7 +21,7 @@ export async function applyCommand(options: ApplyOptions, io: Io): Promise<numbe
   const { hosts, prompts } = await chooseHosts(inventory, options, io, inquirerPrompts)
   const baselines = await loadBaselines(inventory, hosts)
   const specs = connectSpecs(inventory)
-  const settings = changeSettings(options, newChangeId())
+  const settings = changeSettings(options, newChangeId(), io.env)
   const changes = new Map(baselines.map((b) => [b.host.name, changeOf(b)]))
 
   if (options.dryRun) {

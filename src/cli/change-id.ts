@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
 
-// Sortable by time (to the millisecond, since a rollback can follow an apply within a second) and
-// unique across concurrent runs: 20261126T013000.123Z-9f3a.
+// Unique across concurrent runs, and readable as a time: 20261126T013000.123Z-9f3a. Hosts order
+// their changes by their own sequence, never by these ids (operators' clocks disagree).
 export function newChangeId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '')
   return `${stamp}-${randomBytes(2).toString('hex')}`
 }
 
-export const CHANGE_ID = /^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{4}$/
+export { CHANGE_ID } from '../history/entries.ts'

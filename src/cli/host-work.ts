@@ -4,6 +4,7 @@ import os from 'node:os'
 import type { HostRun } from '../apply/apply-host.ts'
 import { runOnHosts } from '../apply/run-on-hosts.ts'
 import { saveLocalCopy } from '../history/local-copy.ts'
+import { faultFrom } from '../remote/fault.ts'
 import type { HostDone } from '../report/events.ts'
 import type { Session } from '../remote/transport.ts'
 import type { ConnectSpec } from '../ssh/connect-spec.ts'
@@ -31,8 +32,10 @@ export function operatorName(): string {
   return `${os.userInfo().username}@${os.hostname()}`.replace(/[^A-Za-z0-9@._-]/g, '_')
 }
 
-export function changeSettings(options: ChangeOptions, changeId: string): HostRun['settings'] {
+export function changeSettings(options: ChangeOptions, changeId: string, env: NodeJS.ProcessEnv = {}): HostRun['settings'] {
+  const fault = faultFrom(env)
   return {
+    ...(fault && { fault }),
     changeId,
     confirmSec: options.confirm ? options.confirmTimeout : null,
     keep: options.keep,
@@ -73,6 +76,7 @@ export async function workOnHosts(
 }
 
 export function changeExitCode(results: readonly HostDone[]): number {
+  if (results.some((r) => r.outcome === 'unknown')) return EXIT.unknown
   return results.every((r) => r.outcome === 'changed' || r.outcome === 'unchanged') ? EXIT.ok : EXIT.hostFailed
 }
 

@@ -51,7 +51,7 @@ export async function rollbackCommand(options: RollbackOptions, io: Io): Promise
   const inventory = readInventory(options.inventory)
   const { hosts, prompts } = await chooseHosts(inventory, options, io, inquirerPrompts)
   const specs = connectSpecs(inventory)
-  const settings = changeSettings(options, newChangeId())
+  const settings = changeSettings(options, newChangeId(), io.env)
   const byName = new Map(hosts.map((h) => [h.name, h]))
 
   if (options.dryRun) {

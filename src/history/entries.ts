@@ -3,8 +3,14 @@
 
 export type EntryStatus = 'pending' | 'confirmed' | 'applied' | 'rolled-back' | 'failed'
 
+// A change id as fleet makes them (the operator's clock, to the millisecond, and a random tag):
+// 20261126T013000.123Z-9f3a. An entry whose id is anything else is not fleet's, and never used.
+export const CHANGE_ID = /^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{4}$/
+
 export interface HistoryEntry {
   readonly id: string
+  // The host's own order of its changes (absent in entries from before it was kept).
+  readonly seq?: number
   readonly time: string
   readonly action: string
   readonly status: EntryStatus | string
@@ -28,6 +34,7 @@ export function parseHistory(stdout: string): HistoryEntry[] {
       const get = (k: string) => fields.get(k) ?? ''
       return {
         id: get('id'),
+        ...(/^\d+$/.test(get('seq')) && { seq: Number(get('seq')) }),
         time: get('time'),
         action: get('action'),
         status: get('status'),
@@ -37,8 +44,9 @@ export function parseHistory(stdout: string): HistoryEntry[] {
         hasSaved: get('has_saved') === 'yes',
       }
     })
-    .filter((e) => e.id !== '')
-    .sort((a, b) => a.id.localeCompare(b.id))
+    .filter((e) => CHANGE_ID.test(e.id))
+    // The host's order, not the ids': they come from operators' clocks, which disagree.
+    .sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0) || a.id.localeCompare(b.id))
 }
 
 export type RollbackTarget = { readonly ok: true; readonly entry: HistoryEntry } | { readonly ok: false; readonly why: string }

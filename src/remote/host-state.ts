@@ -1,98 +1,152 @@
 // fleet's state on a host, under /var/lib/fleet, and the shell that keeps it:
-//   history/<id>      one entry per change: id, time, action, status, what was applied, by whom
+//   seq               the host's own change counter: history, pruning and rollback follow it, never
+//                     the operator's clock (change ids are made on the operator's machine)
+//   history/<id>      one entry per change: id, seq, time, action, status, what was applied, by whom
 //   saved/<id>.v4     the ruleset that was live before change <id> (what a rollback restores)
 //   applied/<id>.v4   the ruleset change <id> put in place
 //   armed/<id>        present while change <id> waits for confirmation; its timer's script and pid beside it
+//   busy.<id>         present while a script of change <id> runs (an undo waits for it)
 //   lock/owner        the change holding the host, and until when
-// Renames are the synchronisation: whoever moves armed/<id> away first (the confirmation or the
-// timer) decides the outcome, so the two can never both act.
+// Renames are the synchronisation: whoever moves armed/<id> away first (the confirmation, the
+// timer, or an undo from fleet) decides the outcome, so two of them never both act.
+// Every write is checked (a full disk, a read-only /var): iptables-save ignores write errors, so
+// its output goes through the shell, which does not.
 import { BUILTIN_CHAINS } from '../render/ruleset.ts'
 import { quote } from '../shell/quote.ts'
 
 export const STATE_DIR = '/var/lib/fleet'
 export const EXIT_BUSY = 20
 export const EXIT_CONFLICT = 21
+// The confirmation came too late: the timer (or an undo) had already claimed the change.
 export const EXIT_TOO_LATE = 22
+// Nothing was undone: the change had already settled; its status and reason are printed.
+export const EXIT_SETTLED = 23
+// Restoring the saved ruleset failed; the timer, if it was armed, stays armed.
+export const EXIT_RESTORE_FAILED = 24
+// A file fleet must write could not be written (full disk, read-only file system).
+export const EXIT_NO_WRITE = 25
 
 // Shell functions that the scripts changing a host start with, bound to one change id.
 export function prelude(id: string): string {
   return `ID=${id}
 S=${STATE_DIR}
-fleet_status() { sed -i "s/^status=.*/status=$1/" "$S/history/$ID"; [ -z "\${2:-}" ] || printf 'reason=%s\\n' "$2" >> "$S/history/$ID"; }
-fleet_release() { [ "$(sed -n 's/^id=//p' "$S/lock/owner" 2>/dev/null)" != "$ID" ] || rm -rf "$S/lock"; }
-fleet_disarm() {
-  mv "$S/armed/$ID" "$S/armed/$ID.$1" 2>/dev/null || return 1
-  if [ -f "$S/armed/$ID.unit" ]; then systemctl stop "$(cat "$S/armed/$ID.unit")" 2>/dev/null; else kill -- -"$(cat "$S/armed/$ID.pid")" 2>/dev/null; fi
-  rm -f "$S/armed/$ID".*
+fleet_field() { sed -n "s/^$1=//p" "$S/history/$ID" 2>/dev/null; }
+fleet_status() {
+  e=$(sed "s/^status=.*/status=$1/" "$S/history/$ID") || return 1
+  [ -z "\${2:-}" ] || e="$e
+reason=$2"
+  # Replaced whole; on a full disk, rewritten in place (it has room for what it frees).
+  { printf '%s\\n' "$e" > "$S/history/.$ID" && mv "$S/history/.$ID" "$S/history/$ID"; } 2>/dev/null || { rm -f "$S/history/.$ID"; printf '%s\\n' "$e" > "$S/history/$ID"; }
 }
-fleet_fail() { echo "$2" >&2; fleet_disarm off; fleet_status failed "$2"; fleet_release; exit "$1"; }
-fleet_restore_saved() { iptables-restore "$S/saved/$ID.v4" && { [ ! -f "$S/saved/$ID.v6" ] || ip6tables-restore "$S/saved/$ID.v6"; }; }`
+fleet_release() { [ "$(sed -n 's/^id=//p' "$S/lock/owner" 2>/dev/null)" != "$ID" ] || rm -rf "$S/lock"; }
+fleet_claim() { mv "$S/armed/$ID" "$S/armed/$ID.$1" 2>/dev/null; }
+fleet_stop_timer() {
+  if [ -f "$S/armed/$ID.unit" ]; then systemctl stop "$(cat "$S/armed/$ID.unit")" 2>/dev/null
+  elif [ -f "$S/armed/$ID.pid" ]; then kill -- -"$(cat "$S/armed/$ID.pid")" 2>/dev/null
+  elif [ -n "\${TPID:-}" ]; then kill -- -"$TPID" 2>/dev/null; fi
+  rm -f "$S/armed/$ID" "$S/armed/$ID".*
+}
+fleet_fail() { echo "$2" >&2; fleet_claim off; fleet_stop_timer; fleet_status failed "$2"; fleet_release; exit "$1"; }
+fleet_norm() { grep -v '^#' | sed 's/ \\[[0-9]*:[0-9]*\\]$//' | awk '/^[*]/ { if (t != "") print t; t = $0; next } { t = t "|" $0 } END { if (t != "") print t }' | sort; }
+fleet_live_is() { [ "$($1 | fleet_norm)" = "$(fleet_norm < "$2")" ]; }
+fleet_restore_saved() {
+  iptables-restore "$S/saved/$ID.v4" && fleet_live_is iptables-save "$S/saved/$ID.v4" &&
+  { [ ! -f "$S/saved/$ID.v6" ] || { ip6tables-restore "$S/saved/$ID.v6" && fleet_live_is ip6tables-save "$S/saved/$ID.v6"; }; }
+}
+fleet_busy() { : > "$S/busy.$ID" 2>/dev/null; trap 'rm -f "$S/busy.$ID"' EXIT; }
+fleet_wait() { i=0; while [ -e "$1" ] && [ $i -lt $2 ]; do sleep 1; i=$((i + 1)); done; }`
 }
 
 // The lock is a directory (mkdir is atomic). A lock past its expiry, or an ownerless one older
-// than a minute (a run killed between mkdir and writing the owner), is taken over.
+// than a minute (a run killed between mkdir and writing the owner), is taken over; taking over is
+// itself locked (lock.break) and the lock judged stale again inside, so a run that read the same
+// stale lock never removes the one another run has just taken.
 export function takeLock(ttlSec: number, by: string): string {
   return `fleet_take_lock() {
   mkdir "$S/lock" 2>/dev/null || return 1
-  printf 'id=%s\\nsince=%s\\nexpires=%s\\nby=%s\\n' "$ID" "$(date +%s)" "$(($(date +%s) + ${ttlSec}))" ${quote(by)} > "$S/lock/owner"
+  printf 'id=%s\\nsince=%s\\nexpires=%s\\nby=%s\\n' "$ID" "$(date +%s)" "$(($(date +%s) + ${ttlSec}))" ${quote(by)} > "$S/lock/owner" && return 0
+  rm -rf "$S/lock"; echo "cannot write $S/lock/owner (is the disk full, or read-only?); nothing changed" >&2; exit ${EXIT_NO_WRITE}
 }
 lock_field() { sed -n "s/^$1=//p" "$S/lock/owner" 2>/dev/null; }
-if ! fleet_take_lock; then
+lock_stale() {
   expires=$(lock_field expires)
-  if { [ -n "$expires" ] && [ "$expires" -lt "$(date +%s)" ]; } || { [ -z "$expires" ] && [ -n "$(find "$S/lock" -maxdepth 0 -mmin +1)" ]; }; then
-    mv "$S/lock" "$S/lock.stale.$$" 2>/dev/null && rm -rf "$S/lock.stale.$$"
-  fi
-  fleet_take_lock || {
-    echo "busy: change $(lock_field id) by $(lock_field by) holds this host since $(date -u -d "@$(lock_field since)" +%FT%TZ), until $(date -u -d "@\${expires:-0}" +%FT%TZ) at the latest; nothing changed" >&2
-    exit ${EXIT_BUSY}
-  }
+  { [ -n "$expires" ] && [ "$expires" -lt "$(date +%s)" ]; } || { [ -z "$expires" ] && [ -n "$(find "$S/lock" -maxdepth 0 -mmin +1 2>/dev/null)" ]; }
+}
+lock_busy() {
+  echo "busy: change $(lock_field id) by $(lock_field by) holds this host since $(date -u -d "@$(lock_field since)" +%FT%TZ), until $(date -u -d "@\${expires:-0}" +%FT%TZ) at the latest; nothing changed" >&2
+  exit ${EXIT_BUSY}
+}
+if ! fleet_take_lock; then
+  [ -z "$(find "$S/lock.break" -maxdepth 0 -mmin +1 2>/dev/null)" ] || rmdir "$S/lock.break" 2>/dev/null
+  lock_stale && mkdir "$S/lock.break" 2>/dev/null || lock_busy
+  if lock_stale; then rm -rf "$S/lock"; fi
+  fleet_take_lock; took=$?
+  rmdir "$S/lock.break"
+  [ $took = 0 ] || lock_busy
 fi`
 }
 
+// The change's entry in the history, numbered by the host (under the lock).
+export function recordChange(action: string, note: string, by: string): string {
+  return `n=$(cat "$S/seq" 2>/dev/null); case $n in ''|*[!0-9]*) n=$(ls "$S/history" | wc -l) ;; esac; n=$((n + 1))
+{ printf '%s\\n' "$n" > "$S/seq" && printf 'id=%s\\nseq=%s\\ntime=%s\\naction=%s\\nstatus=pending\\nnote=%s\\nby=%s\\n' "$ID" "$n" "$(date -u +%FT%TZ)" ${action} ${quote(note)} ${quote(by)} > "$S/history/$ID"; } || {
+  rm -f "$S/history/$ID"; fleet_release; echo "cannot write $S/history (is the disk full, or read-only?); nothing changed" >&2; exit ${EXIT_NO_WRITE}
+}`
+}
+
+// Moves the lock's expiry to `ttlSec` from now (rewritten in place: no new space needed).
 export function extendLock(ttlSec: number): string {
-  return `sed -i "s/^expires=.*/expires=$(($(date +%s) + ${ttlSec}))/" "$S/lock/owner"`
+  return `fleet_extend() { o=$(sed "s/^expires=.*/expires=$(($(date +%s) + ${ttlSec}))/" "$S/lock/owner") && printf '%s\\n' "$o" > "$S/lock/owner"; }`
 }
 
 // The timer: unless confirmed within `seconds`, restore the saved ruleset, record why, free the
 // host. A script of its own, run as a transient systemd unit where systemd runs the host (logind
 // may kill what a session leaves behind), else detached with setsid; either way neither the SSH
-// session ending nor fleet dying stops it.
+// session ending nor fleet dying stops it. fleet_arm fails unless the timer is really running.
+// An undo from fleet holds armed/<id>.now while it restores; the timer waits for it, and takes
+// over if it gives the claim back (its restore failed) or never finishes.
 export function armTimer(id: string, seconds: number): string {
-  return `mkdir -p "$S/armed"
-cat > "$S/armed/$ID.sh" <<'FLEET_TIMER_EOF'
+  return `fleet_arm() {
+  mkdir -p "$S/armed" && cat > "$S/armed/$ID.sh" <<'FLEET_TIMER_EOF' && date +%s > "$S/armed/$ID" || return 1
 ${prelude(id)}
 sleep ${seconds}
-mv "$S/armed/$ID" "$S/armed/$ID.fired" 2>/dev/null || exit 0
-fleet_restore_saved
-fleet_status rolled-back 'not confirmed within ${seconds}s; the host restored the previous ruleset'
-fleet_release
-rm -f "$S/armed/$ID".*
-FLEET_TIMER_EOF
-date +%s > "$S/armed/$ID"
-if [ -d /run/systemd/system ] && systemd-run --quiet --collect --unit "fleet-timer-$ID" sh "$S/armed/$ID.sh" 2>/dev/null; then
-  echo "fleet-timer-$ID" > "$S/armed/$ID.unit"
+fleet_wait "$S/armed/$ID.now" 30
+fleet_claim fired || mv "$S/armed/$ID.now" "$S/armed/$ID.fired" 2>/dev/null || exit 0
+if fleet_restore_saved; then
+  fleet_status rolled-back 'not confirmed within ${seconds}s; the host restored the previous ruleset'
 else
-  setsid sh "$S/armed/$ID.sh" </dev/null >/dev/null 2>&1 &
-  echo $! > "$S/armed/$ID.pid"
-fi`
+  fleet_status failed 'not confirmed within ${seconds}s, and restoring the previous ruleset failed: the host may hold parts of both'
+fi
+fleet_release
+rm -f "$S/armed/$ID" "$S/armed/$ID".*
+FLEET_TIMER_EOF
+  if [ -d /run/systemd/system ] && systemd-run --quiet --collect --unit "fleet-timer-$ID" sh "$S/armed/$ID.sh" 2>/dev/null; then
+    echo "fleet-timer-$ID" > "$S/armed/$ID.unit" && systemctl is-active --quiet "fleet-timer-$ID"
+  else
+    setsid sh "$S/armed/$ID.sh" </dev/null >/dev/null 2>&1 &
+    TPID=$!
+    echo "$TPID" > "$S/armed/$ID.pid" && kill -0 "$TPID"
+  fi
+}`
 }
 
-// Keeps the newest `keep` changes; ids sort by time.
+// Keeps the newest `keep` changes by the host's sequence (entries from before it count as 0,
+// then by id); never the change in progress.
 export function prune(keep: number): string {
-  return `ls -1 "$S/history" | sort -r | tail -n +${keep + 1} | while read -r old; do
-  rm -f "$S/history/$old" "$S/saved/$old".v? "$S/applied/$old".v?
+  return `for f in "$S"/history/*; do [ -f "$f" ] || continue; k=$(sed -n 's/^seq=//p' "$f"); echo "\${k:-0} \${f##*/}"; done | sort -k1,1nr -k2,2r | tail -n +${keep + 1} | while read -r _ old; do
+  [ "$old" = "$ID" ] || rm -f "$S/history/$old" "$S/saved/$old".v? "$S/applied/$old".v?
 done`
 }
 
 // A saved ruleset must restore every managed table: iptables-save omits tables the kernel does not
-// have yet, and restoring such a file would leave fleet's rules in them.
+// have yet, and restoring such a file would leave fleet's rules in them. One command, checked.
 export function completeTables(file: string): string {
   return Object.entries(BUILTIN_CHAINS)
     .map(([table, chains]) => {
       const body = [`*${table}`, ...chains.map((c) => `:${c} ACCEPT [0:0]`), 'COMMIT'].join('\\n')
-      return `grep -q '^\\*${table}$' ${file} || printf '${body}\\n' >> ${file}`
+      return `{ grep -q '^\\*${table}$' ${file} || printf '${body}\\n' >> ${file}; }`
     })
-    .join('\n')
+    .join(' && ')
 }
 
 // The ruleset as configuration, for noticing that it changed between two round trips.

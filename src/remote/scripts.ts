@@ -1,20 +1,32 @@
 // The shell scripts fleet runs on a host, as pure functions of the change. The same text is what
 // `--dry-run` prints and what the SSH transport sends (on stdin, to `sh -s`), so the dry run shows
 // exactly what would run. Scripts are POSIX sh: Debian's /bin/sh is dash.
+//
+// Nothing read from a host is ever part of a script's code: a ruleset document (which carries
+// preserved chains and, on rollback, a saved ruleset: host-controlled text, e.g. a rule comment
+// with raw newlines) travels base64-encoded, which no content can end early, and ids read from a
+// host are validated (CHANGE_ID) and quoted.
 import type { Change } from '../apply/change.ts'
 import { quote } from '../shell/quote.ts'
-import { armTimer, completeTables, EXIT_CONFLICT, EXIT_TOO_LATE, extendLock, LIVE_SUM, prelude, prune, STATE_DIR, takeLock } from './host-state.ts'
+import { breakTable, faultIs, hostHook, orFail, type Fault } from './fault.ts'
+import {
+  armTimer, completeTables, EXIT_CONFLICT, EXIT_NO_WRITE, EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_TOO_LATE, extendLock, LIVE_SUM, prelude, prune,
+  recordChange, STATE_DIR, takeLock,
+} from './host-state.ts'
 import { section } from './sections.ts'
-
-const EOF_MARK = 'FLEET_RULESET_EOF'
 
 export interface Step {
   readonly title: string
   readonly script: string
+  // The documents the script carries base64-encoded, for people to read (the dry run prints them).
+  readonly documents?: readonly { readonly name: string; readonly text: string }[]
 }
 
-function heredoc(command: string, document: string): string {
-  return `${command} <<'${EOF_MARK}'\n${document}${document.endsWith('\n') ? '' : '\n'}${EOF_MARK}`
+// `document` as a command's input: base64 in single quotes (its alphabet has no quote), decoded on
+// the host.
+function encoded(document: string): string {
+  const text = Buffer.from(document.endsWith('\n') ? document : `${document}\n`).toString('base64')
+  return `printf '%s' '${text.replace(/.{1,76}/g, '$&\n').trimEnd()}' | base64 -d`
 }
 
 // What else filters traffic (src/plan/other-firewalls.ts): the other iptables backend's tables,
@@ -33,23 +45,29 @@ const otherFirewallSections = [
 
 // Read-only: the live rulesets, the change's rulesets as this host's own iptables normalises them
 // (loaded into a throwaway network namespace, so nothing live is touched), each host setting.
-export function factsStep(change: Change): Step {
+export function factsStep(change: Change, fault?: Fault): Step {
   const parts = [
+    hostHook(fault, 'read'),
+    faultIs(fault, 'read', 'fail') ? `echo 'cannot read the rulesets (FLEET_FAULT)' >&2; exit 1` : '',
     section('backend', 'iptables -V 2>&1'),
     section('live', 'iptables-save 2>&1'),
     section('live-sum', LIVE_SUM),
-    section('desired', heredoc(`unshare --net sh -c 'iptables-restore 2>&1 && iptables-save 2>&1'`, change.document)),
+    section('desired', `${encoded(change.document)} | unshare --net sh -c 'iptables-restore 2>&1 && iptables-save 2>&1'`),
     ...(change.document6 !== undefined
       ? [
           section('ipv6', '[ -e /proc/net/if_inet6 ] && echo yes || echo no'),
           section('live6', 'ip6tables-save 2>&1'),
-          section('desired6', heredoc(`unshare --net sh -c 'ip6tables-restore 2>&1 && ip6tables-save 2>&1'`, change.document6)),
+          section('desired6', `${encoded(change.document6)} | unshare --net sh -c 'ip6tables-restore 2>&1 && ip6tables-save 2>&1'`),
         ]
       : []),
     ...change.commands.map((c, i) => section(`check-${i}`, `${c.check} 2>&1`)),
     ...otherFirewallSections,
-  ]
-  return { title: 'read the live rulesets and the new ones in their normal form', script: parts.join('\n') }
+  ].filter((p) => p !== '')
+  return { title: 'read the live rulesets and the new ones in their normal form', script: parts.join('\n'), documents: documentsOf(change) }
+}
+
+function documentsOf(change: Change): Step['documents'] {
+  return [{ name: 'ruleset (iptables-restore)', text: change.document }, ...(change.document6 !== undefined ? [{ name: 'IPv6 ruleset (ip6tables-restore)', text: change.document6 }] : [])]
 }
 
 export interface ChangeSettings {
@@ -63,15 +81,39 @@ export interface ChangeSettings {
   readonly liveSum: string
   // The longest a change script can run (the remote timeout): the lock expires after it.
   readonly lockTtlSec: number
+  // FLEET_FAULT (tests only).
+  readonly fault?: Fault
 }
 
-// Locks the host, saves the live rulesets, checks the new ones with --test, arms the timer that
-// undoes them unless confirmed, loads each in one restore (all tables or none; IPv4, then IPv6,
-// and IPv4 put back if IPv6 fails), makes the host settings, and prints the result for
-// verification. Stops at the first failure.
+// How long the lock outlives the timer's deadline (the timer frees it when it acts).
+const LOCK_BEYOND_TIMER_SEC = 30
+
+// Every line of a document that has to reach the host as data, encoded; faults break tables here.
+function loadedDocuments(change: Change, fault: Fault | undefined): { v4: string; v6?: string } {
+  const table = fault?.kind === 'fail' && fault.step.startsWith('load-') ? fault.step.slice('load-'.length) : undefined
+  return {
+    v4: table ? breakTable(change.document, table) : change.document,
+    ...(change.document6 !== undefined && { v6: fault?.kind === 'fail' && fault.step === 'load6' ? breakTable(change.document6, 'filter') : change.document6 }),
+  }
+}
+
+// Locks the host, records the change, saves the live rulesets, checks the new ones with --test,
+// arms the timer that undoes them unless confirmed (and stops if it cannot), loads each in one
+// restore, makes the host settings, and prints the result for verification. iptables-restore
+// commits table by table, so a load that fails part way, or a host setting that cannot be made,
+// puts the saved rulesets back (and says whether that worked): the change is all or nothing.
+// Without confirmation the change stays locked and pending until fleet has verified it
+// (finishStep).
 export function changeStep(change: Change, s: ChangeSettings): Step {
   const armed = s.confirmSec !== null
-  const v6 = change.document6 !== undefined
+  const f = s.fault
+  const docs = loadedDocuments(change, f)
+  const v6 = docs.v6 !== undefined
+  const restoreFailed = armed
+    ? `the host's timer stays armed and tries again within ${s.confirmSec}s`
+    : 'the host may hold parts of both'
+  const load = (tool: string, file: string, what: string) =>
+    `if ! err=$(${tool} "${file}" 2>&1); then fleet_undo "${tool} rejected the ${what} part way ($(printf '%s' "$err" | grep -v '^Try ' | tr '\\n' ' '))"; fi`
   const lines = [
     'set -u',
     'umask 077',
@@ -79,79 +121,152 @@ export function changeStep(change: Change, s: ChangeSettings): Step {
     // armed before anything changes, undoes a change nobody confirms.
     "trap '' HUP PIPE",
     prelude(s.changeId),
-    'mkdir -p "$S/history" "$S/saved" "$S/applied"',
+    `mkdir -p "$S/history" "$S/saved" "$S/applied" || { echo "cannot make $S; nothing changed" >&2; exit ${EXIT_NO_WRITE}; }`,
+    'fleet_busy',
+    `fleet_undo() {
+  if fleet_restore_saved; then fleet_fail 12 "$1; the previous ruleset was restored"; fi
+  echo "$1, and restoring the previous ruleset failed: ${restoreFailed}" >&2
+  ${armed ? '' : `fleet_status failed "$1, and restoring the previous ruleset failed"; fleet_release; `}exit ${EXIT_RESTORE_FAILED}
+}`,
+    hostHook(f, 'lock'),
+    faultIs(f, 'lock', 'fail') ? `echo 'cannot take the lock (FLEET_FAULT); nothing changed' >&2; exit ${EXIT_NO_WRITE}` : '',
     takeLock(s.lockTtlSec, s.by),
     `[ "$(${LIVE_SUM})" = ${quote(s.liveSum)} ] || { echo 'the ruleset changed since fleet read it (another run or a hand edit); nothing changed, run again' >&2; fleet_release; exit ${EXIT_CONFLICT}; }`,
-    `printf 'id=%s\\ntime=%s\\naction=%s\\nstatus=pending\\nnote=%s\\nby=%s\\n' "$ID" "$(date -u +%FT%TZ)" ${change.action} ${quote(change.note)} ${quote(s.by)} > "$S/history/$ID"`,
-    `iptables-save > "$S/saved/$ID.v4" || fleet_fail 10 'cannot save the live ruleset; nothing changed'`,
-    completeTables('"$S/saved/$ID.v4"'),
-    heredoc('cat > "$S/applied/$ID.v4"', change.document),
+    recordChange(change.action, oneLine(change.note), s.by),
+    prune(s.keep),
+    hostHook(f, 'save'),
+    `${orFail(f, 'save', 'out=$(iptables-save)')} && printf '%s\\n' "$out" > "$S/saved/$ID.v4" && ${completeTables('"$S/saved/$ID.v4"')} && ${encoded(docs.v4)} > "$S/applied/$ID.v4" || fleet_fail ${EXIT_NO_WRITE} 'cannot save the live ruleset (is /var/lib/fleet full, or read-only?); nothing changed'`,
     ...(v6
       ? [
-          `ip6tables-save > "$S/saved/$ID.v6" || fleet_fail 10 'cannot save the live IPv6 ruleset; nothing changed'`,
-          completeTables('"$S/saved/$ID.v6"'),
-          heredoc('cat > "$S/applied/$ID.v6"', change.document6!),
+          `out=$(ip6tables-save) && printf '%s\\n' "$out" > "$S/saved/$ID.v6" && ${completeTables('"$S/saved/$ID.v6"')} && ${encoded(docs.v6!)} > "$S/applied/$ID.v6" || fleet_fail ${EXIT_NO_WRITE} 'cannot save the live IPv6 ruleset (is /var/lib/fleet full, or read-only?); nothing changed'`,
         ]
       : []),
-    prune(s.keep),
-    `iptables-restore --test "$S/applied/$ID.v4" || fleet_fail 11 'iptables-restore --test rejected the ruleset; nothing changed'`,
+    hostHook(f, 'test'),
+    `${orFail(f, 'test', 'iptables-restore --test "$S/applied/$ID.v4"')} || fleet_fail 11 'iptables-restore --test rejected the ruleset; nothing changed'`,
     ...(v6 ? [`ip6tables-restore --test "$S/applied/$ID.v6" || fleet_fail 11 'ip6tables-restore --test rejected the IPv6 ruleset; nothing changed'`] : []),
-    ...(armed ? [armTimer(s.changeId, s.confirmSec), extendLock(s.confirmSec + 30)] : []),
-    `iptables-restore "$S/applied/$ID.v4" || fleet_fail 12 'iptables-restore rejected the ruleset; nothing changed'`,
-    ...(v6
-      ? [`ip6tables-restore "$S/applied/$ID.v6" || { iptables-restore "$S/saved/$ID.v4"; fleet_fail 12 'ip6tables-restore rejected the IPv6 ruleset; nothing changed'; }`]
+    ...(armed
+      ? [
+          armTimer(s.changeId, s.confirmSec!),
+          extendLock(s.confirmSec! + LOCK_BEYOND_TIMER_SEC),
+          hostHook(f, 'arm'),
+          `${orFail(f, 'arm', 'fleet_arm')} && fleet_extend || fleet_fail 14 'cannot arm the timer that undoes an unconfirmed change (is /var/lib/fleet full, or read-only?); nothing changed'`,
+        ]
       : []),
-    // A host setting that cannot be made undoes the rulesets too: the change is all or nothing.
+    hostHook(f, 'load-raw'),
+    load('iptables-restore', '$S/applied/$ID.v4', 'ruleset'),
+    ...(v6 ? [hostHook(f, 'load6'), load('ip6tables-restore', '$S/applied/$ID.v6', 'IPv6 ruleset')] : []),
+    hostHook(f, 'settings'),
     ...change.commands.map(
-      (c) =>
-        `[ "$(${c.check})" = ${quote(c.want)} ] || ${c.run} || { fleet_restore_saved; fleet_fail 13 ${quote(`failed: ${c.title}; the previous ruleset was restored`)}; }`,
+      (c) => `[ "$(${c.check})" = ${quote(c.want)} ] || ${orFail(f, 'settings', c.run)} || fleet_undo ${quote(`failed: ${c.title}`)}`,
     ),
-    ...(armed ? [] : [...(change.host.persist ? [persist(change)] : []), 'fleet_status applied', 'fleet_release']),
     section('after', 'iptables-save'),
     section('saved', 'cat "$S/saved/$ID.v4"'),
     ...(v6 ? [section('after6', 'ip6tables-save'), section('saved6', 'cat "$S/saved/$ID.v6"')] : []),
-  ]
+  ].filter((l) => l !== '')
   const confirm = armed ? `, arm a ${s.confirmSec}s timer that restores it unless confirmed` : ''
-  return { title: `lock, save the live ruleset, check and load the new one${confirm}`, script: lines.join('\n') }
+  return { title: `lock, save the live ruleset, check and load the new one${confirm}`, script: lines.join('\n'), documents: documentsOf(change) }
 }
 
-// Run over a fresh SSH connection: proves the new ruleset still admits the operator. Whoever
-// renames armed/<id> first, this or the timer, decides.
-export function confirmStep(changeId: string, change: Change): Step {
-  return {
-    title: `confirm over a fresh SSH connection${change.host.persist ? ', then persist the rulesets for boot' : ''}`,
-    script: [
-      prelude(changeId),
-      `fleet_disarm done || { echo 'too late: the timer has already restored the previous ruleset' >&2; exit ${EXIT_TOO_LATE}; }`,
-      ...(change.host.persist ? [persist(change)] : []),
-      'fleet_status confirmed',
-      'fleet_release',
-    ].join('\n'),
-  }
+// History entries are one field per line.
+function oneLine(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f]+/g, ' ')
 }
 
-// Where netfilter-persistent restores from at boot. Written only once a change is confirmed (or
-// applied without confirmation), replaced atomically, so a reboot never brings back a ruleset
-// that locked the operator out.
-function persist(change: Change): string {
-  const write = (save: string, file: string) => `${save} > ${file}.fleet-new && mv ${file}.fleet-new ${file}`
+// Boot files (netfilter-persistent restores them at boot): written beside the live ones first,
+// checked, and renamed into place only once the change is final, so a reboot never brings back a
+// ruleset that was not confirmed, and a change is never confirmed with boot files it could not
+// write.
+function persistPrepare(change: Change, f: Fault | undefined): string {
+  const write = (save: string, file: string) => `out=$(${save}) && printf '%s\\n' "$out" > ${file}.fleet-new`
+  const writes = [write('iptables-save', '/etc/iptables/rules.v4'), ...(change.document6 !== undefined ? [write('ip6tables-save', '/etc/iptables/rules.v6')] : [])]
   return [
-    'mkdir -p /etc/iptables',
-    `${write('iptables-save', '/etc/iptables/rules.v4')} || echo 'could not write /etc/iptables/rules.v4' >&2`,
-    ...(change.document6 !== undefined ? [`${write('ip6tables-save', '/etc/iptables/rules.v6')} || echo 'could not write /etc/iptables/rules.v6' >&2`] : []),
+    hostHook(f, 'persist'),
+    `{ ${orFail(f, 'persist', 'mkdir -p /etc/iptables')} && ${writes.join(' && ')}; } || { rm -f /etc/iptables/rules.v?.fleet-new; fleet_persist_failed; }`,
   ].join('\n')
 }
 
-// Undo now, rather than wait for the timer (verification failed, or confirmation could not be made
-// while the first session still works).
-export function restoreNowStep(changeId: string, reason: string): Step {
+function persistCommit(change: Change): string {
+  return ['mv /etc/iptables/rules.v4.fleet-new /etc/iptables/rules.v4', ...(change.document6 !== undefined ? ['mv /etc/iptables/rules.v6.fleet-new /etc/iptables/rules.v6'] : [])].join(' && ')
+}
+
+const CANNOT_PERSIST = 'cannot write the boot files in /etc/iptables (is it full, or read-only?)'
+
+// Run over a fresh SSH connection: proves the new ruleset still admits the operator. Whoever
+// renames armed/<id> first, this, the timer or an undo, decides.
+export function confirmStep(changeId: string, change: Change, fault?: Fault, confirmSec = 0): Step {
+  const persist = change.host.persist
+  return {
+    title: `confirm over a fresh SSH connection${persist ? ', then persist the rulesets for boot' : ''}`,
+    script: [
+      "trap '' HUP PIPE",
+      prelude(changeId),
+      'fleet_busy',
+      hostHook(fault, 'confirm'),
+      ...(persist ? [`fleet_persist_failed() { echo '${CANNOT_PERSIST}; not confirmed' >&2; exit ${EXIT_NO_WRITE}; }`, persistPrepare(change, fault)] : []),
+      `fleet_claim done || { rm -f /etc/iptables/rules.v?.fleet-new; echo 'too late: the timer has already restored the previous ruleset' >&2; exit ${EXIT_TOO_LATE}; }`,
+      'fleet_stop_timer',
+      ...(persist ? [persistCommit(change)] : []),
+      'fleet_status confirmed',
+      hostHook(fault, 'release'),
+      orFail(fault, 'release', 'fleet_release'),
+      hostHook(fault, 'reply', confirmSec),
+    ].filter((l) => l !== '').join('\n'),
+  }
+}
+
+// Without confirmation: once fleet has verified the loaded rulesets, persist them (if asked) and
+// free the host. Boot files that cannot be written undo the change.
+export function finishStep(changeId: string, change: Change, fault?: Fault): Step {
+  const persist = change.host.persist
+  return {
+    title: `${persist ? 'persist the rulesets for boot, ' : ''}record the change and free the host`,
+    script: [
+      "trap '' HUP PIPE",
+      prelude(changeId),
+      'fleet_busy',
+      ...(persist
+        ? [
+            `fleet_persist_failed() {
+  if fleet_restore_saved; then fleet_fail ${EXIT_NO_WRITE} '${CANNOT_PERSIST}; the previous ruleset was restored'; fi
+  fleet_status failed '${CANNOT_PERSIST}, and restoring the previous ruleset failed'; fleet_release
+  echo '${CANNOT_PERSIST}, and restoring the previous ruleset failed: the host may hold parts of both' >&2; exit ${EXIT_RESTORE_FAILED}
+}`,
+            persistPrepare(change, fault),
+            persistCommit(change),
+          ]
+        : []),
+      'fleet_status applied',
+      hostHook(fault, 'release'),
+      orFail(fault, 'release', 'fleet_release'),
+      hostHook(fault, 'reply'),
+    ].filter((l) => l !== '').join('\n'),
+  }
+}
+
+// Undo change <id> now, rather than wait for the timer (verification failed, confirmation could
+// not be made, an answer was lost). It waits for any script of the change still running, then
+// claims the change like the confirmation would; restores and checks the result; and only then
+// stops the timer. If the restore fails it gives the claim back, so the timer tries again. If the
+// change had already settled (confirmed, or undone by the timer) it undoes nothing and prints the
+// host's record instead (exit EXIT_SETTLED).
+export function restoreNowStep(changeId: string, reason: string, fault?: Fault): Step {
+  const restore = orFail(fault, 'restore', 'fleet_restore_saved')
   return {
     title: 'restore the ruleset saved before the change',
-    script: `${prelude(changeId)}
-fleet_disarm now
-fleet_restore_saved || exit 1
-fleet_status rolled-back ${quote(reason)}
-fleet_release`,
+    script: `trap '' HUP PIPE
+${prelude(changeId)}
+fleet_wait "$S/busy.$ID" 10
+fleet_settled() { echo '@@fleet settled'; printf 'status=%s\\nreason=%s\\n' "$(fleet_field status)" "$(fleet_field reason)"; exit ${EXIT_SETTLED}; }
+if fleet_claim now; then
+  if ${restore}; then fleet_stop_timer; fleet_status rolled-back ${quote(oneLine(reason))}; fleet_release; exit 0; fi
+  mv "$S/armed/$ID.now" "$S/armed/$ID"
+  echo "restoring the previous ruleset failed; the host's timer stays armed and tries again at its deadline" >&2; exit ${EXIT_RESTORE_FAILED}
+fi
+fleet_wait "$S/armed/$ID.fired" 20
+[ "$(fleet_field status)" = pending ] && [ -f "$S/saved/$ID.v4" ] && ! ls "$S/armed/$ID".* >/dev/null 2>&1 || fleet_settled
+if ${restore}; then fleet_status rolled-back ${quote(oneLine(reason))}; fleet_release; exit 0; fi
+fleet_status failed ${quote(`${oneLine(reason)}, and restoring the previous ruleset failed`)}; fleet_release
+echo 'restoring the previous ruleset failed: the host may hold parts of both' >&2; exit ${EXIT_RESTORE_FAILED}`,
   }
 }
 
@@ -159,18 +274,18 @@ fleet_release`,
 export function historyStep(): Step {
   return {
     title: 'read the change history',
-    script: `for f in $(ls -1 ${STATE_DIR}/history 2>/dev/null | sort); do
-  echo '@@fleet entry'; cat ${STATE_DIR}/history/"$f"; [ ! -f ${STATE_DIR}/saved/"$f".v4 ] || echo has_saved=yes
+    script: `for f in ${STATE_DIR}/history/*; do
+  [ -f "$f" ] || continue
+  echo '@@fleet entry'; cat "$f"; echo; [ ! -f "${STATE_DIR}/saved/\${f##*/}.v4" ] || echo has_saved=yes
 done`,
   }
 }
 
+// `changeId` comes from a host's history: callers validate it (CHANGE_ID); it is quoted anyway.
 export function readSavedStep(changeId: string): Step {
+  const file = (ext: string) => quote(`${STATE_DIR}/saved/${changeId}.${ext}`)
   return {
     title: `read the rulesets saved before ${changeId}`,
-    script: [
-      section('saved', `cat ${STATE_DIR}/saved/${changeId}.v4`),
-      `[ ! -f ${STATE_DIR}/saved/${changeId}.v6 ] || { ${section('saved6', `cat ${STATE_DIR}/saved/${changeId}.v6`)}; }`,
-    ].join('\n'),
+    script: [section('saved', `cat ${file('v4')}`), `[ ! -f ${file('v6')} ] || { ${section('saved6', `cat ${file('v6')}`)}; }`].join('\n'),
   }
 }

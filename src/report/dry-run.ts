@@ -47,7 +47,12 @@ export function writeDryRun(write: (text: string) => void, command: string, chan
   if (json) return writeJson(write, command, changeId, plan)
   let count = 0
   for (const h of plan) {
-    const steps = h.steps.map((s, i) => [`# step ${i + 1}: ${s.title}`, s.script].join('\n'))
+    // The documents a script carries base64-encoded, shown once per host as they will be loaded.
+    const shown = new Set<string>()
+    const steps = h.steps.map((s, i) => {
+      const documents = (s.documents ?? []).filter((d) => !shown.has(d.text) && shown.add(d.text))
+      return [`# step ${i + 1}: ${s.title}`, s.script, ...documents.map((d) => `# the ${d.name} document above, decoded:\n${d.text.trimEnd()}`)].join('\n')
+    })
     const rule = '='.repeat(Math.max(10, 72 - h.host.length - h.role.length - 12))
     write([`=== ${h.host} (role ${h.role}) ${rule}`, ...steps].join('\n\n'))
     write('')

@@ -5,7 +5,8 @@ import type { OtherFirewall } from '../plan/other-firewalls.ts'
 // What a run tells the operator, as data. One formatter per output mode (terminal, plain lines,
 // JSON) turns these into text; the run itself never prints.
 
-export type Outcome = 'changed' | 'unchanged' | 'failed' | 'rolled-back' | 'in-sync' | 'drift'
+// unknown: fleet lost the host's answer and could not learn afterwards what the host did.
+export type Outcome = 'changed' | 'unchanged' | 'failed' | 'rolled-back' | 'unknown' | 'in-sync' | 'drift'
 
 export type RunEvent =
   | { readonly kind: 'host-start'; readonly host: string }
@@ -41,7 +42,7 @@ export interface Reporter {
 }
 
 export function summarize(results: readonly HostDone[]): Record<Outcome, number> {
-  const counts: Record<Outcome, number> = { changed: 0, unchanged: 0, failed: 0, 'rolled-back': 0, 'in-sync': 0, drift: 0 }
+  const counts: Record<Outcome, number> = { changed: 0, unchanged: 0, failed: 0, 'rolled-back': 0, unknown: 0, 'in-sync': 0, drift: 0 }
   for (const r of results) counts[r.outcome]++
   return counts
 }

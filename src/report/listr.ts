@@ -35,7 +35,7 @@ export class ListrReporter implements Reporter {
           const n = differences(done)
           const changes = n > 0 ? ` (${n} difference${n === 1 ? '' : 's'})` : ''
           task.title = `${host}: ${done.outcome}${changes}`
-          if (done.outcome === 'failed' || done.outcome === 'rolled-back') throw new Error(done.detail ?? done.outcome)
+          if (done.outcome === 'failed' || done.outcome === 'rolled-back' || done.outcome === 'unknown') throw new Error(done.detail ?? done.outcome)
         },
       })),
       { concurrent: true, exitOnError: false, rendererOptions: { collapseErrors: false, showErrorMessage: true } } as never,

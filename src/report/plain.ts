@@ -20,7 +20,7 @@ export function outcomeLines(done: HostDone): string[] {
 
 export function summaryLine(results: readonly HostDone[], verb = 'applied'): string {
   const counts = summarize(results)
-  const failed = results.filter((r) => r.outcome === 'failed' || r.outcome === 'rolled-back' || r.outcome === 'drift').map((r) => r.host)
+  const failed = results.filter((r) => r.outcome === 'failed' || r.outcome === 'rolled-back' || r.outcome === 'unknown' || r.outcome === 'drift').map((r) => r.host)
   const parts = Object.entries(counts)
     .filter(([, n]) => n > 0)
     .map(([k, n]) => `${n} ${k.replace('-', ' ')}`)

@@ -42,7 +42,7 @@ describe('fleet apply --dry-run', () => {
     const plan = JSON.parse(result.stdout)
     expect(plan.dryRun).toBe(true)
     expect(plan.hosts.map((h: { host: string }) => h.host)).toEqual(['router01', 'web01', 'web02', 'db01'])
-    expect(plan.hosts[0].steps[1].script).toContain('-A POSTROUTING -o eth0 -j MASQUERADE')
+    expect(plan.hosts[0].steps[1].documents[0].text).toContain('-A POSTROUTING -o eth0 -j MASQUERADE')
   })
 
   // 20,000 hosts must not become one string of a gigabyte: each host is written as it is made.

@@ -5,7 +5,8 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { changeOf } from '../../src/apply/change.ts'
 import { loadBaselines, readInventory } from '../../src/cli/load.ts'
-import { changeStep, confirmStep, factsStep, historyStep, readSavedStep, restoreNowStep } from '../../src/remote/scripts.ts'
+import { FAULT_KINDS, FAULT_STEPS } from '../../src/remote/fault.ts'
+import { changeStep, confirmStep, factsStep, finishStep, historyStep, readSavedStep, restoreNowStep } from '../../src/remote/scripts.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 
@@ -29,10 +30,40 @@ describe('remote scripts', async () => {
     ['confirmation', confirmStep(settings.changeId, router).script],
     ['confirmation, persisted', confirmStep(settings.changeId, { ...router, host: { ...router.host, persist: true } }).script],
     ['restore now', restoreNowStep(settings.changeId, "it's gone").script],
+    ['finish, persisted', finishStep(settings.changeId, { ...router, host: { ...router.host, persist: true } }).script],
     ['history', historyStep().script],
     ['read saved', readSavedStep(settings.changeId).script],
   ])('%s parses with /bin/sh -n', (_name, script) => {
     expect(parses(script)).toBe('ok')
+  })
+
+  it.each(FAULT_STEPS.flatMap((step) => FAULT_KINDS.map((kind) => ({ step, kind }))))('with FLEET_FAULT $step:$kind, every script parses', (fault) => {
+    const persisted = { ...router, host: { ...router.host, persist: true } }
+    for (const script of [
+      factsStep(router, fault).script,
+      changeStep(persisted, { ...settings, confirmSec: 30, fault }).script,
+      changeStep(persisted, { ...settings, confirmSec: null, fault }).script,
+      confirmStep(settings.changeId, persisted, fault, 30).script,
+      finishStep(settings.changeId, persisted, fault).script,
+      restoreNowStep(settings.changeId, 'why', fault).script,
+    ]) expect(parses(script)).toBe('ok')
+  })
+
+  it('sends rulesets as data: no line of a document, whatever it holds, is a line of the script', () => {
+    // What iptables-save prints for a rule whose comment holds newlines: host text, never code.
+    const hostile = `${router.document.replace('COMMIT', "-A INPUT -m comment --comment \"x\nFLEET_RULESET_EOF\ntouch /tmp/pwned #\" -j ACCEPT\nCOMMIT")}'$(reboot)'\n`
+    const change = { ...router, document: hostile, document6: hostile }
+    for (const script of [factsStep(change).script, changeStep(change, { ...settings, confirmSec: 30 }).script]) {
+      expect(parses(script)).toBe('ok')
+      const lines = new Set(script.split('\n'))
+      expect(['FLEET_RULESET_EOF', 'touch /tmp/pwned #" -j ACCEPT', "'$(reboot)'"].filter((l) => lines.has(l))).toEqual([])
+      // The only heredoc left is the timer's script, fleet's own text.
+      expect(script.match(/<<\S*/g) ?? []).toEqual(script.includes('fleet_arm') ? ["<<'FLEET_TIMER_EOF'"] : [])
+    }
+  })
+
+  it('quotes an id it reads from a host', () => {
+    expect(readSavedStep('x;reboot').script).toContain("'/var/lib/fleet/saved/x;reboot.v4'")
   })
 
   it('quotes what it did not write itself', () => {

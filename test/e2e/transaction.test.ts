@@ -1,0 +1,174 @@
+// The change transaction under the faults that used to break its promises (issue 11, items 1-6
+// and 9), each on its own lab host: host text never runs as code, a timer that cannot be armed
+// means nothing is loaded, a failed restore is never reported as a rollback, a lost confirmation
+// reply never undoes a change by halves, and a load that fails part way is undone.
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fleet } from '../helpers/cli.ts'
+import { asConfiguration, LAB, labDown, labInventory, labUp, onHost, rulesetOf } from '../helpers/lab.ts'
+
+type HostReport = { host: string; outcome: string; detail?: string; changeId?: string }
+const report = (stdout: string) => (JSON.parse(stdout) as { hosts: HostReport[] }).hosts[0]!
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+// srvNNN at 198.18.0.(19+N), behind router01; `interface` is what differs between two changes.
+const server = (n: number, iface: string, persist = false) =>
+  `  srv00${n}:\n    address: 198.18.0.${19 + n}\n    role: internal-server\n    ssh: { jump: router01 }\n    network: { interface: ${iface} }\n${persist ? '    persist: true\n' : ''}`
+const inventories = (n: number, persist = false) => ({ a: labInventory(server(n, 'eth0', persist)), b: labInventory(server(n, 'eth9', persist)) })
+const host = (n: number) => `srv00${n}`
+const run = (inventory: string, n: number, more: string[] = [], fault?: string) =>
+  fleet(['apply', '-i', inventory, '--limit', host(n), '--json', '--confirm-timeout', '3', ...more], { CI: 'true', ...(fault && { FLEET_FAULT: fault }) })
+const bootFile = (n: number) => asConfiguration(onHost(host(n), 'cat /etc/iptables/rules.v4').stdout)
+const lastEntry = (n: number) => {
+  const status = onHost(host(n), 'for f in /var/lib/fleet/history/*; do cat "$f"; echo; done').stdout
+  return status
+}
+const entryOf = (n: number, id: string) => onHost(host(n), `cat /var/lib/fleet/history/${id}`).stdout
+const lockFree = (n: number) => onHost(host(n), 'test -e /var/lib/fleet/lock').code !== 0
+// A rule whose comment holds a heredoc's end marker and a command, as any process with
+// CAP_NET_ADMIN can add it; iptables-save prints the comment's newlines raw.
+const SMUGGLED = `iptables -A INPUT -p tcp --dport 4444 -m comment --comment "$(printf 'x\\nFLEET_RULESET_EOF\\ntouch /tmp/pwned #')" -j ACCEPT`
+
+beforeAll(() => {
+  labUp('--servers', '6')
+  process.env.XDG_STATE_HOME = path.join(LAB, 'operator-state')
+}, 180_000)
+afterAll(() => labDown())
+
+describe('host text is never code', () => {
+  it('a saved ruleset carrying a heredoc marker runs nothing on apply, preview or rollback', async () => {
+    const { a } = inventories(1)
+    expect((await run(a, 1)).code).toBe(0)
+    expect(onHost(host(1), SMUGGLED).code).toBe(0)
+    expect(onHost(host(1), 'iptables-save').stdout).toContain('\nFLEET_RULESET_EOF\n')
+    expect(report((await run(a, 1)).stdout).outcome).toBe('changed')
+    const before = rulesetOf(host(1))
+    const back = await fleet(['rollback', '-i', a, '--limit', host(1), '--json', '--confirm-timeout', '3'])
+    expect(onHost(host(1), 'ls /tmp/pwned').code).not.toBe(0)
+    // The saved ruleset is not one iptables-restore takes back; the rollback says so and changes nothing.
+    expect(report(back.stdout).outcome).toBe('failed')
+    expect(rulesetOf(host(1))).toBe(before)
+  })
+
+  it('an id in the host history is data: a forged one is refused, never run', async () => {
+    const { a } = inventories(1)
+    const forged = '20991231T000000.000Z-ffff'
+    onHost(
+      host(1),
+      `printf 'id=${forged};touch /tmp/pwned2\\ntime=x\\naction=apply\\nstatus=confirmed\\nnote=n\\nby=b\\n' > /var/lib/fleet/history/${forged} && iptables-save > /var/lib/fleet/saved/${forged}.v4`,
+    )
+    await fleet(['rollback', '-i', a, '--limit', host(1), '--json', '--confirm-timeout', '3'])
+    await fleet(['rollback', '-i', a, '--limit', host(1), '--json', '--to', forged])
+    expect(onHost(host(1), 'ls /tmp/pwned2').code).not.toBe(0)
+    onHost(host(1), `rm -f /var/lib/fleet/history/${forged} /var/lib/fleet/saved/${forged}.v4`)
+  })
+})
+
+describe('a load that fails part way', () => {
+  it('(*raw fine, *filter jumping to a missing chain) is undone: the host holds exactly the old rulesets', async () => {
+    const { a, b } = inventories(2)
+    expect((await run(a, 2)).code).toBe(0)
+    const before = rulesetOf(host(2))
+    const result = await run(b, 2, [], 'load-filter:fail')
+    const done = report(result.stdout)
+    expect(done.outcome).toBe('failed')
+    expect(done.detail).toMatch(/FLEET_FAULT_MISSING_CHAIN.*the previous ruleset was restored/)
+    expect(rulesetOf(host(2))).toBe(before)
+    expect(entryOf(2, result.stdout.match(/"changeId": "([^"]+)"/)?.[1] ?? done.changeId ?? 'none')).toMatch(/status=failed/)
+    expect(lockFree(2)).toBe(true)
+  })
+})
+
+describe('a restore that fails', () => {
+  it('is reported as a failure, not a rollback, and the timer stays armed', async () => {
+    const { a, b } = inventories(3)
+    expect((await run(a, 3)).code).toBe(0)
+    // A saved ruleset iptables-restore cannot take back (see above): restoring it fails for real.
+    onHost(host(3), SMUGGLED)
+    const result = await run(b, 3, [], 'confirm:fail')
+    const done = report(result.stdout)
+    expect(result.code).toBe(1)
+    expect(done.outcome).toBe('failed')
+    expect(done.detail).toMatch(/restoring the previous ruleset failed/)
+    expect(done.detail).toMatch(/timer/)
+    expect(onHost(host(3), 'ls /var/lib/fleet/armed').stdout).toMatch(/^\S+$/m)
+    await sleep(6000)
+    expect(lastEntry(3)).toMatch(/status=failed\nreason=not confirmed within 3s, and restoring the previous ruleset failed/)
+    expect(lockFree(3)).toBe(true)
+  })
+})
+
+describe('a timer that cannot be armed', () => {
+  it('means nothing is loaded, and fleet says so', async () => {
+    const { a, b } = inventories(4)
+    expect((await run(a, 4)).code).toBe(0)
+    const before = rulesetOf(host(4))
+    const done = report((await run(b, 4, [], 'arm:fail')).stdout)
+    expect(done.outcome).toBe('failed')
+    expect(done.detail).toMatch(/cannot arm the timer.*nothing changed/)
+    expect(rulesetOf(host(4))).toBe(before)
+    expect(lockFree(4)).toBe(true)
+    expect(onHost(host(4), 'ls -A /var/lib/fleet/armed').stdout.trim()).toBe('')
+  })
+})
+
+describe('a lost confirmation reply', () => {
+  it('after the host confirmed: the change stands, and the boot files hold it', async () => {
+    const { a, b } = inventories(5, true)
+    expect((await run(a, 5)).code).toBe(0)
+    const result = await run(b, 5, [], 'reply:lose-reply')
+    const done = report(result.stdout)
+    expect(done.outcome).toBe('changed')
+    expect(result.code).toBe(0)
+    expect(done.detail).toMatch(/reply .*lost.*confirmed/)
+    expect(rulesetOf(host(5))).toContain('-i eth9')
+    expect(bootFile(5)).toBe(rulesetOf(host(5)))
+    expect(entryOf(5, done.changeId!)).toMatch(/status=confirmed/)
+  })
+
+  it('and the host unreachable afterwards: outcome unknown, its own exit status, pointing to fleet history', async () => {
+    const { a } = inventories(5, true)
+    const result = await run(a, 5, [], 'reply:cut')
+    const done = report(result.stdout)
+    expect(done.outcome).toBe('unknown')
+    expect(result.code).toBe(4)
+    expect(done.detail).toMatch(/fleet history/)
+    // Once the link is back, the host tells what happened: it was confirmed, and persisted.
+    for (let i = 0; i < 40 && onHost(host(5), 'ip link show eth0').stdout.includes('state DOWN'); i++) await sleep(500)
+    expect(entryOf(5, done.changeId!)).toMatch(/status=confirmed/)
+    expect(rulesetOf(host(5))).toContain('-i eth0')
+    expect(bootFile(5)).toBe(rulesetOf(host(5)))
+  })
+})
+
+describe('--no-confirm with persist', () => {
+  it('verifies before it persists and frees the host', async () => {
+    const { a, b } = inventories(6, true)
+    expect((await run(a, 6)).code).toBe(0)
+    const before = rulesetOf(host(6))
+    const done = report((await run(b, 6, ['--no-confirm'], 'verify:fail')).stdout)
+    expect(done.outcome).toBe('failed')
+    expect(rulesetOf(host(6))).toBe(before)
+    expect(bootFile(6)).toBe(before)
+    expect(lockFree(6)).toBe(true)
+  })
+})
+
+describe('pruning and rollback order', () => {
+  it('follow the host\'s own sequence, not the operator\'s clock', async () => {
+    const { a, b } = inventories(6)
+    // A change recorded by an operator whose clock ran ahead (its id sorts after every later one).
+    const ahead = '20991231T000000.000Z-eeee'
+    onHost(
+      host(6),
+      `printf 'id=${ahead}\\ntime=x\\naction=apply\\nstatus=confirmed\\nnote=n\\nby=b\\n' > /var/lib/fleet/history/${ahead} && iptables-save > /var/lib/fleet/saved/${ahead}.v4`,
+    )
+    const beforeB = rulesetOf(host(6))
+    const done = report((await run(b, 6, ['--keep', '1'])).stdout)
+    expect(done.outcome).toBe('changed')
+    expect(onHost(host(6), `ls /var/lib/fleet/history/${done.changeId} /var/lib/fleet/saved/${done.changeId}.v4`).code).toBe(0)
+    const back = await fleet(['rollback', '-i', a, '--limit', host(6), '--json', '--confirm-timeout', '3'])
+    expect(report(back.stdout).outcome).toBe('changed')
+    expect(rulesetOf(host(6))).toBe(beforeB)
+  })
+})

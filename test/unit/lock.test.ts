@@ -1,0 +1,38 @@
+// The host lock's shell, run for real (dash, a scratch state directory): many runs racing for a
+// lock that has expired must end with exactly one holder, and nobody's lock taken from under them.
+import { spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { prelude, STATE_DIR, takeLock } from '../../src/remote/host-state.ts'
+
+function runner(dir: string, i: number): Promise<number> {
+  const id = `20261126T000000.000Z-${i.toString(16).padStart(4, '0')}`
+  const script = `${prelude(id)}
+${takeLock(150, `runner${i}`)}
+echo "$ID" >> "$S/took"
+sleep 0.5
+[ "$(lock_field id)" = "$ID" ] || echo "$ID" >> "$S/stolen"
+`.replaceAll(`S=${STATE_DIR}`, `S=${dir}`)
+  return new Promise((resolve) => {
+    const child = spawn('/bin/sh', ['-s'], { stdio: ['pipe', 'ignore', 'ignore'] })
+    child.on('exit', (code) => resolve(code ?? -1))
+    child.stdin.end(script)
+  })
+}
+
+describe('the host lock', () => {
+  it.each([1, 2, 3])('an expired lock taken over by 16 racing runs has one holder (round %i)', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fleet-lock-'))
+    mkdirSync(path.join(dir, 'lock'))
+    const past = Math.floor(Date.now() / 1000) - 10
+    writeFileSync(path.join(dir, 'lock/owner'), `id=20261126T000000.000Z-dead\nsince=${past - 600}\nexpires=${past}\nby=ghost\n`)
+    const codes = await Promise.all(Array.from({ length: 16 }, (_, i) => runner(dir, i + 1)))
+    const took = readFileSync(path.join(dir, 'took'), 'utf8').trim().split('\n')
+    expect(took).toHaveLength(1)
+    expect(existsSync(path.join(dir, 'stolen'))).toBe(false)
+    expect(codes.filter((c) => c === 0)).toHaveLength(1)
+    expect(codes.filter((c) => c === 20)).toHaveLength(15)
+  })
+})
