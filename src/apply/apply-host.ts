@@ -8,7 +8,7 @@ import { managedTablesEqual, parseSave } from '../plan/normal-form.ts'
 import { refusal } from '../plan/other-firewalls.ts'
 import { renderWithPreserved, splitPreserved } from '../plan/preserve.ts'
 import { faultIs, killDuring, killNow } from '../remote/fault.ts'
-import { EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_TOO_LATE } from '../remote/host-state.ts'
+import { EXIT_BUSY, EXIT_CONFLICT, EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_TOO_LATE } from '../remote/host-state.ts'
 import { changeStep, confirmStep, finishStep, restoreNowStep, type ChangeSettings } from '../remote/scripts.ts'
 import { parseSections } from '../remote/sections.ts'
 import { HostError, type RemoteResult, type Session } from '../remote/transport.ts'
@@ -93,7 +93,9 @@ export async function changeHost(run: HostRun, wanted: Change): Promise<HostDone
   killDuring(fault, ['lock', 'save', 'test', 'arm', 'load-raw', 'load6', 'settings'])
   const result = await answered(session.run(changeStep(change, { ...settings, liveSum: facts.liveSum }).script))
   if ('lost' in result) return settleAs(`the connection was lost during the change (${result.lost})`, 'failed')
-  if (result.code !== 0) throw new HostError(result.stderr.trim() || `the change failed (exit ${result.code})`)
+  if (result.code === EXIT_BUSY || result.code === EXIT_CONFLICT) throw new HostError(result.stderr.trim())
+  // The host recorded the change (its history has the id) and undid whatever it had done.
+  if (result.code !== 0) return { ...done, outcome: 'failed', detail: result.stderr.trim() || `the change failed (exit ${result.code})` }
   const sections = parseSections(result.stdout)
   const saved6 = sections.text.get('saved6')
   run.keepCopy(settings.changeId, { v4: sections.text.get('saved') ?? '', ...(saved6 !== undefined && { v6: saved6 }) })

@@ -19,10 +19,7 @@ const host = (n: number) => `srv00${n}`
 const run = (inventory: string, n: number, more: string[] = [], fault?: string) =>
   fleet(['apply', '-i', inventory, '--limit', host(n), '--json', '--confirm-timeout', '3', ...more], { CI: 'true', ...(fault && { FLEET_FAULT: fault }) })
 const bootFile = (n: number) => asConfiguration(onHost(host(n), 'cat /etc/iptables/rules.v4').stdout)
-const lastEntry = (n: number) => {
-  const status = onHost(host(n), 'for f in /var/lib/fleet/history/*; do cat "$f"; echo; done').stdout
-  return status
-}
+const allEntries = (n: number) => onHost(host(n), 'for f in /var/lib/fleet/history/*; do cat "$f"; echo; done').stdout
 const entryOf = (n: number, id: string) => onHost(host(n), `cat /var/lib/fleet/history/${id}`).stdout
 const lockFree = (n: number) => onHost(host(n), 'test -e /var/lib/fleet/lock').code !== 0
 // A rule whose comment holds a heredoc's end marker and a command, as any process with
@@ -55,7 +52,7 @@ describe('host text is never code', () => {
     const forged = '20991231T000000.000Z-ffff'
     onHost(
       host(1),
-      `printf 'id=${forged};touch /tmp/pwned2\\ntime=x\\naction=apply\\nstatus=confirmed\\nnote=n\\nby=b\\n' > /var/lib/fleet/history/${forged} && iptables-save > /var/lib/fleet/saved/${forged}.v4`,
+      `printf 'id=${forged};touch /tmp/pwned2;:\\ntime=x\\naction=apply\\nstatus=confirmed\\nnote=n\\nby=b\\n' > /var/lib/fleet/history/${forged} && iptables-save > /var/lib/fleet/saved/${forged}.v4`,
     )
     await fleet(['rollback', '-i', a, '--limit', host(1), '--json', '--confirm-timeout', '3'])
     await fleet(['rollback', '-i', a, '--limit', host(1), '--json', '--to', forged])
@@ -74,7 +71,7 @@ describe('a load that fails part way', () => {
     expect(done.outcome).toBe('failed')
     expect(done.detail).toMatch(/FLEET_FAULT_MISSING_CHAIN.*the previous ruleset was restored/)
     expect(rulesetOf(host(2))).toBe(before)
-    expect(entryOf(2, result.stdout.match(/"changeId": "([^"]+)"/)?.[1] ?? done.changeId ?? 'none')).toMatch(/status=failed/)
+    expect(entryOf(2, done.changeId!)).toMatch(/status=failed/)
     expect(lockFree(2)).toBe(true)
   })
 })
@@ -93,7 +90,7 @@ describe('a restore that fails', () => {
     expect(done.detail).toMatch(/timer/)
     expect(onHost(host(3), 'ls /var/lib/fleet/armed').stdout).toMatch(/^\S+$/m)
     await sleep(6000)
-    expect(lastEntry(3)).toMatch(/status=failed\nreason=not confirmed within 3s, and restoring the previous ruleset failed/)
+    expect(allEntries(3)).toMatch(/status=failed\n(.*\n)*reason=not confirmed within 3s, and restoring the previous ruleset failed/)
     expect(lockFree(3)).toBe(true)
   })
 })
