@@ -122,7 +122,6 @@ export async function changeHost(run: HostRun, wanted: Change): Promise<HostDone
 // null when confirmed; otherwise why not, in words that say which step failed.
 async function confirm(run: HostRun, confirmSec: number, change: Change): Promise<string | null> {
   const fault = run.settings.fault
-  killDuring(fault, ['confirm', 'persist', 'release'])
   let fresh: Session | undefined
   try {
     if (faultIs(fault, 'confirm', 'fail')) throw new HostError('FLEET_FAULT confirm:fail')
@@ -132,6 +131,7 @@ async function confirm(run: HostRun, confirmSec: number, change: Change): Promis
     return `no fresh SSH connection could be made with the new ruleset (${(error as Error).message})`
   }
   try {
+    killDuring(fault, ['confirm', 'persist', 'release'])
     const result = await answered(fresh.run(confirmStep(run.settings.changeId, change, fault, confirmSec).script, { timeoutSec: 10 }))
     killNow(fault, 'reply')
     if (faultIs(fault, 'reply', 'lose-reply')) return 'the reply to the confirmation was lost (FLEET_FAULT)'
