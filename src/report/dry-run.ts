@@ -13,8 +13,15 @@ export interface DryRunHost {
   readonly steps: readonly Step[]
 }
 
+// The jump hosts, farthest first, as ssh's -J lists them.
+function hops(spec: ConnectSpec): string[] {
+  if (!spec.jump) return []
+  const { user, address, port } = spec.jump
+  return [...hops(spec.jump), `${user}@${address.includes(':') ? `[${address}]` : address}:${port}`]
+}
+
 function sshCommand(spec: ConnectSpec, fresh = false): string {
-  const jump = spec.jump ? `-J ${spec.jump.user}@${spec.jump.address}:${spec.jump.port} ` : ''
+  const jump = spec.jump ? `-J ${hops(spec).join(',')} ` : ''
   const remote = spec.user === 'root' ? 'timeout 120 sh -s' : 'sudo -n timeout 120 sh -s'
   return `ssh ${fresh ? '-o ControlPath=none ' : ''}${jump}-p ${spec.port} ${spec.user}@${spec.address} ${quote(remote)}`
 }

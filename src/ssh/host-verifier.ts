@@ -1,12 +1,13 @@
-// fleet's own host key check, handed to ssh2 as `hostVerifier`: known_hosts read once per run
-// (hashed entries, [host]:port, @revoked), unknown keys refused unless the operator accepts new
-// ones, changed keys always refused, each refusal explained.
+// fleet's own host key check, handed to ssh2 as `hostVerifier`: the host's known hosts files (the
+// user's, then the global ones, as ssh_config names them) read once per run (hashed entries,
+// [host]:port, @revoked), unknown keys refused unless the operator accepts new ones
+// (recorded in the first user file), changed keys always refused, each refusal explained.
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import ssh2 from 'ssh2'
 import { quote } from '../shell/quote.ts'
 import type { ConnectSpec } from './connect-spec.ts'
-import { knownHostsName, parseKnownHosts, preferredHostKeyAlgorithms, verifyHostKey, type KnownHostEntry } from './known-hosts.ts'
+import { hostsFieldMatches, knownHostsName, parseKnownHosts, preferredHostKeyAlgorithms, verifyHostKey, type KnownHostEntry } from './known-hosts.ts'
 
 // ssh2 is CommonJS; its named exports are only reachable through the default export under ESM.
 const { utils } = ssh2
@@ -24,8 +25,13 @@ export class HostKeys {
 
   // `onProblem` receives why a key was refused: ssh2 only reports a generic handshake failure.
   check(spec: ConnectSpec, onProblem: (problem: string) => void): HostCheck {
-    const entries = this.entriesOf(spec.knownHostsFile)
+    const files = [...spec.knownHostsFiles, ...spec.globalKnownHostsFiles]
+    const entries = files.flatMap((file) => this.entriesOf(file))
+    const record = spec.knownHostsFiles[0]
     const name = knownHostsName(spec.address, spec.port)
+    // Where the host's key is listed, for the command that removes a changed one.
+    const listedIn = () => files.find((file) => this.entriesOf(file).some((e) => e.marker === undefined && hostsFieldMatches(e.hosts, name)))
+    const searched = files.join(', ') || 'no known hosts file (UserKnownHostsFile none)'
     return {
       algorithms: preferredHostKeyAlgorithms(entries, name),
       verify: (key) => {
@@ -38,24 +44,27 @@ export class HostKeys {
           case 'match':
             return true
           case 'revoked':
-            onProblem(`host key of ${spec.name} (${name}) is marked @revoked in ${spec.knownHostsFile}; refusing to connect`)
+            onProblem(`host key of ${spec.name} (${name}) is marked @revoked in ${searched}; refusing to connect`)
             return false
-          case 'changed':
+          case 'changed': {
+            const listed = listedIn() ?? searched
             onProblem(
-              `HOST KEY CHANGED for ${spec.name} (${name}): the ${keyType} key it presents does not match ${spec.knownHostsFile}. ` +
+              `HOST KEY CHANGED for ${spec.name} (${name}): the ${keyType} key it presents does not match ${listed}. ` +
                 `Someone may be intercepting the connection, or the host was reinstalled. Check the new key, then remove the old entry ` +
-                `(ssh-keygen -R ${quote(name)} -f ${quote(spec.knownHostsFile)}).`,
+                `(ssh-keygen -R ${quote(name)} -f ${quote(listed)}).`,
             )
             return false
+          }
           case 'unknown':
-            if (this.acceptNew) {
-              mkdirSync(path.dirname(spec.knownHostsFile), { recursive: true })
-              appendFileSync(spec.knownHostsFile, `${name} ${keyType} ${keyBase64}\n`)
-              entries.push({ hosts: name, keyType, key: keyBase64 })
+            if (this.acceptNew && record !== undefined) {
+              mkdirSync(path.dirname(record), { recursive: true })
+              appendFileSync(record, `${name} ${keyType} ${keyBase64}\n`)
+              // Hosts checked later in this run see it too.
+              this.entriesOf(record).push({ hosts: name, keyType, key: keyBase64 })
               return true
             }
             onProblem(
-              `unknown host key for ${spec.name} (${name}): it is not in ${spec.knownHostsFile}. ` +
+              `unknown host key for ${spec.name} (${name}): it is not in ${searched}. ` +
                 `Verify it and add it (ssh-keyscan), or run with --accept-new-host-keys.`,
             )
             return false

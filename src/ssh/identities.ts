@@ -33,9 +33,12 @@ export class Identities {
 
   // Reads every key file these hosts use that is not read yet; `ask` is there only on a terminal.
   async load(specs: Iterable<ConnectSpec>, ask: AskSecret | undefined): Promise<void> {
-    for (const spec of specs) {
-      for (const file of spec.identityFiles) {
-        if (!this.files.has(file)) this.files.set(file, await this.read(file, ask))
+    for (const host of specs) {
+      // The jump hosts' keys too: a ProxyJump hop may use a key no inventory host uses.
+      for (let spec: ConnectSpec | undefined = host; spec; spec = spec.jump) {
+        for (const file of spec.identityFiles) {
+          if (!this.files.has(file)) this.files.set(file, await this.read(file, ask))
+        }
       }
     }
   }
@@ -47,7 +50,8 @@ export class Identities {
       const loaded = this.files.get(file)!
       if (loaded.kind === 'key') methods.push({ type: 'publickey', username: spec.user, key: loaded.key })
     }
-    if (this.agent) methods.push({ type: 'agent', username: spec.user, agent: this.agent })
+    // IdentitiesOnly: the key files only, never the agent.
+    if (this.agent && !spec.identitiesOnly) methods.push({ type: 'agent', username: spec.user, agent: this.agent })
     if (methods.length === 0) {
       throw new HostError(`no SSH key: none of ${spec.identityFiles.join(', ') || 'the default key files'} is a usable key and SSH_AUTH_SOCK is not set`)
     }

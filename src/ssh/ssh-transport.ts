@@ -34,7 +34,9 @@ export class SshTransport {
 
   // `fresh`: a new TCP connection (and new jump connections), never a channel of an existing one;
   // what confirmation needs to prove that the new ruleset still admits the operator.
-  async open(spec: ConnectSpec, { fresh = false, connectTimeoutMs = this.options.connectTimeoutMs } = {}): Promise<Session> {
+  // `connectTimeoutMs` is how long each connection may take here (confirmation's deadline); a
+  // host's own ConnectTimeout shortens it, and replaces the default when there is none.
+  async open(spec: ConnectSpec, { fresh = false, connectTimeoutMs }: { fresh?: boolean; connectTimeoutMs?: number } = {}): Promise<Session> {
     const own: Link[] = []
     try {
       const link = await this.reach(spec, connectTimeoutMs, fresh ? own : undefined)
@@ -52,7 +54,7 @@ export class SshTransport {
 
   // A connection to `spec`, through its jump host if it has one (and that one's, in turn).
   // `own` collects the jump connections made for a fresh session; without it jumps are shared.
-  private async reach(spec: ConnectSpec, timeoutMs: number, own?: Link[]): Promise<Link> {
+  private async reach(spec: ConnectSpec, timeoutMs: number | undefined, own?: Link[]): Promise<Link> {
     if (!spec.jump) return this.connect(spec, timeoutMs)
     let jump: Link
     if (own) own.push((jump = await this.reach(spec.jump, timeoutMs, own)))
@@ -60,14 +62,16 @@ export class SshTransport {
     return this.connect(spec, timeoutMs, await this.forward(jump, spec, timeoutMs))
   }
 
+  // Shared per hop: the same user at the same address and port, reached the same way.
   private sharedJump(spec: ConnectSpec): Promise<Link> {
-    let jump = this.jumps.get(spec.name)
+    const key = hopKey(spec)
+    let jump = this.jumps.get(key)
     if (!jump) {
-      jump = this.reach(spec, this.options.connectTimeoutMs)
+      jump = this.reach(spec, undefined)
       // A failed or dropped jump connection must not be reused by the hosts that come later.
-      const forget = () => this.jumps.get(spec.name) === jump && this.jumps.delete(spec.name)
+      const forget = () => this.jumps.get(key) === jump && this.jumps.delete(key)
       jump.then((j) => j.closed.then(forget), forget)
-      this.jumps.set(spec.name, jump)
+      this.jumps.set(key, jump)
     }
     return jump
   }
@@ -96,13 +100,15 @@ export class SshTransport {
     }
   }
 
-  private async connect(spec: ConnectSpec, timeoutMs: number, sock?: Channel): Promise<Link> {
+  private async connect(spec: ConnectSpec, timeoutMs: number | undefined, sock?: Channel): Promise<Link> {
+    const readyTimeout =
+      spec.connectTimeoutMs !== undefined ? Math.min(timeoutMs ?? Infinity, spec.connectTimeoutMs) : (timeoutMs ?? this.options.connectTimeoutMs)
     let hostKeyProblem: string | undefined
     const hostCheck = this.hostKeys.check(spec, (problem) => (hostKeyProblem = problem))
     const config: Config = {
       ...(sock ? { sock } : { host: spec.address, port: spec.port }),
       username: spec.user,
-      readyTimeout: timeoutMs,
+      readyTimeout,
       keepaliveInterval: 5_000,
       keepaliveCountMax: 3,
       ...(hostCheck.algorithms && { algorithms: { serverHostKey: hostCheck.algorithms as never } }),
@@ -128,7 +134,7 @@ export class SshTransport {
 }
 
 function describeConnectError(error: Error & { code?: string; level?: string }, spec: ConnectSpec, locked: readonly string[]): string {
-  const where = `${spec.user}@${spec.address}:${spec.port}${spec.jump ? ` (through ${spec.jump.name})` : ''}`
+  const where = `${spec.user}@${spec.address}:${spec.port}${spec.jump ? ` (through ${jumpNames(spec.jump).join(', ')})` : ''}`
   if (error.code === 'ECONNREFUSED') return `connection refused by ${where}: is sshd running there?`
   if (error.code === 'EHOSTUNREACH' || error.code === 'ENETUNREACH') return `no route to ${where}`
   if (error.level === 'client-timeout' || /Timed out/i.test(error.message)) return `no SSH answer from ${where} in time`
@@ -138,4 +144,15 @@ function describeConnectError(error: Error & { code?: string; level?: string }, 
     return `authentication failed for ${where} with ${keys}${unlock.join('')}`
   }
   return `cannot connect to ${where}: ${error.message}`
+}
+
+// A hop's identity for sharing: who it logs in as, where, and through which hops in turn.
+function hopKey(spec: ConnectSpec): string {
+  const here = `${spec.user}@${spec.address}:${spec.port}`
+  return spec.jump ? `${hopKey(spec.jump)} ${here}` : here
+}
+
+// The jump hosts, farthest first.
+function jumpNames(spec: ConnectSpec): string[] {
+  return spec.jump ? [...jumpNames(spec.jump), spec.name] : [spec.name]
 }

@@ -1,0 +1,37 @@
+// The operator's side of ssh_config resolution: the files on disk, home, user, host name and
+// environment. Kept apart so that resolution itself stays a function of what is passed in.
+import { readdirSync, readFileSync } from 'node:fs'
+import os from 'node:os'
+import type { LocalEnvironment } from './connect-spec.ts'
+import type { ConfigFiles } from './ssh-config.ts'
+
+export const diskFiles: ConfigFiles = {
+  read(file) {
+    try {
+      return readFileSync(file, 'utf8')
+    } catch {
+      // Missing or unreadable: ssh skips it too.
+      return undefined
+    }
+  },
+  list(dir) {
+    try {
+      return readdirSync(dir)
+    } catch {
+      return []
+    }
+  },
+}
+
+export function localEnvironment(): LocalEnvironment {
+  const user = os.userInfo()
+  return {
+    files: diskFiles,
+    systemConfig: '/etc/ssh/ssh_config',
+    home: os.homedir(),
+    localUser: user.username,
+    localHost: os.hostname(),
+    uid: user.uid,
+    env: process.env,
+  }
+}
