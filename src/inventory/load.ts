@@ -128,20 +128,34 @@ function jumpOf(name: string, host: RawInventory['hosts'][string], raw: RawInven
   return jump === undefined || (jump === name && host.ssh?.jump === undefined) ? {} : { jump }
 }
 
+// A jump host may be behind another (a chain of hops), but never, in the end, behind the host:
+// the loop, from the host back to it, or undefined.
+function jumpLoop(host: HostSpec, byName: ReadonlyMap<string, HostSpec>): string[] | undefined {
+  const trail = [host.name]
+  for (let hop = host.jump && byName.get(host.jump); hop; hop = hop.jump && byName.get(hop.jump)) {
+    if (hop.name === host.name) return [...trail, hop.name]
+    if (trail.includes(hop.name)) return undefined
+    trail.push(hop.name)
+  }
+  return undefined
+}
+
 function checkJumps(hosts: readonly HostSpec[], raw: RawInventory, source: YamlSource): void {
   const byName = new Map(hosts.map((h) => [h.name, h]))
   const errors: InputError[] = []
+  const looped = new Set<string>()
   for (const host of hosts) {
     const jump = host.jump
-    if (jump === undefined) continue
+    if (jump === undefined || looped.has(host.name)) continue
     const at = () => (raw.hosts[host.name]?.ssh?.jump !== undefined ? source.valueAt(['hosts', host.name, 'ssh', 'jump']) : source.valueAt(['defaults', 'ssh', 'jump']))
-    const target = byName.get(jump)
+    const loop = jumpLoop(host, byName)
     if (jump === host.name) {
-      errors.push(new InputError(`host ${host.name}: jumps to itself; a jump host is another host of this inventory, reached directly`, at()))
-    } else if (target === undefined) {
+      errors.push(new InputError(`host ${host.name}: jumps to itself; a jump host is another host of this inventory`, at()))
+    } else if (!byName.has(jump)) {
       errors.push(new InputError(`host ${host.name}: jump host "${jump}" is not a host of this inventory`, at()))
-    } else if (target.jump !== undefined) {
-      errors.push(new InputError(`host ${host.name}: jump host ${jump} is itself behind a jump host; fleet supports one hop`, at()))
+    } else if (loop) {
+      loop.forEach((name) => looped.add(name))
+      errors.push(new InputError(`host ${host.name}: the jump hosts form a loop: ${loop.join(' -> ')}`, at()))
     }
   }
   if (errors.length > 0) throw new InputErrors(errors)

@@ -59,6 +59,14 @@ describe('inventory, ssh_config, defaults', () => {
     expect(chain(specs.get('db01'))).toEqual(['router01'])
   })
 
+  it('follows jump hosts that are themselves behind a jump host', () => {
+    const chained = specsFor(
+      inventory('{}', `  router01:\n    address: 198.51.100.2\n    role: internal-server\n` + host('web01', 'ssh: { jump: router01 }') + host('web02', 'ssh: { jump: web01 }')),
+      {},
+    )
+    expect(chain(chained.get('web02'))).toEqual(['router01', 'web01'])
+  })
+
   it('lets ssh_config win over the inventory defaults, as OpenSSH does', () => {
     expect(specs.get('web01')).toMatchObject({ address: '203.0.113.11', port: 22, user: 'nobody-from-config' })
   })

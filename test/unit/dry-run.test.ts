@@ -25,6 +25,21 @@ describe('fleet apply --dry-run', () => {
     expect(result.stdout).toMatch(/dry run: 4 hosts, no connection opened, nothing changed/)
   })
 
+  it('shows a ProxyJump chain from ssh_config as ssh -J, and refuses a ProxyCommand with status 2', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fleet-proxyjump-'))
+    const config = path.join(dir, 'ssh_config')
+    writeFileSync(config, 'Host db01\n  ProxyJump admin@bastion:2200,router01\n')
+    const mine = path.join(dir, 'prod.yaml')
+    writeFileSync(mine, readFileSync(EXAMPLE, 'utf8').replace(/^  ssh:\n/m, `  ssh:\n    config: ${config}\n`).replace(/(  db01:\n(?:    .*\n)*?)    ssh: \{ jump: router01,? ?/, '$1    ssh: { '))
+    const result = await fleet(['apply', '--inventory', mine, '--dry-run', '--limit', 'db01'])
+    expect(result.stderr).toBe('')
+    expect(result.stdout).toContain('[ssh -J admin@bastion:2200,root@203.0.113.10:22 -p 22 admin@10.20.0.21')
+    writeFileSync(config, 'Host router01\n  ProxyCommand nc %h %p\n')
+    const refused = await fleet(['apply', '--inventory', mine, '--dry-run', '--limit', 'router01'])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain(`host router01: ssh_config ${config}:2 sets ProxyCommand "nc %h %p"`)
+  })
+
   it('follows the inventory: another LAN gives other rules', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'fleet-newuser-'))
     const mine = path.join(dir, 'prod.yaml')

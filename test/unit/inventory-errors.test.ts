@@ -48,6 +48,11 @@ const cases: [string, string, RegExp][] = [
   ['a YAML alias bomb', 'a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n' + good, /:6:\d+: YAML aliases expand to more than \d+ values/],
   ['an alias inside the value it names', 'hosts: &h\n  web01: *h\n', /:2:10: alias \*h is used inside the value it names/],
   ['nesting too deep', 'hosts: ' + '['.repeat(3000) + ']'.repeat(3000) + '\n', /:1:\d+: malformed YAML: nested too deeply for an inventory/],
+  [
+    'jump hosts that lead back to the host',
+    good + '    ssh: { jump: web02 }\n  web02:\n    address: 10.0.0.12\n    role: internal-server\n    ssh: { jump: web01 }\n',
+    /:9:18: host web01: the jump hosts form a loop: web01 -> web02 -> web01/,
+  ],
   ['a value a role needs but nobody gives', good.replace('    interface: eth0\n', ''), /:5:3: host web01: role internal-server needs network\.interface/],
 ]
 

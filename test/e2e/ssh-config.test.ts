@@ -1,0 +1,80 @@
+// ssh_config as OpenSSH reads it, against the lab: hosts the inventory names only by an alias,
+// reached through ProxyJump bastions that only ssh_config names.
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fleet } from '../helpers/cli.ts'
+import { KNOWN_HOSTS, LAB, labDown, labInventory, labUp, onHost, OPERATOR_KEY, rulesetOf } from '../helpers/lab.ts'
+
+const json = (stdout: string) => JSON.parse(stdout) as { hosts: { host: string; outcome: string; detail?: string }[] }
+const outcomes = (stdout: string) => Object.fromEntries(json(stdout).hosts.map((h) => [h.host, h.outcome]))
+
+// Hosts as an operator's ~/.ssh/config would describe them: the known hosts only here (the
+// inventory's knownHosts names a file that does not exist), the first of them missing too.
+function sshConfig(name: string, text: string): string {
+  const file = path.join(LAB, name)
+  writeFileSync(
+    file,
+    `${text}
+Host router01-alias
+  HostName 198.51.100.2
+Host web01-hop
+  HostName 198.18.0.11
+Host *
+  User root
+  IdentityFile ${OPERATOR_KEY}
+  UserKnownHostsFile ${LAB}/no-such-known-hosts ${KNOWN_HOSTS}
+`,
+  )
+  return file
+}
+
+// The hosts by alias only: no address, no jump, the ssh_config above.
+function aliasInventory(config: string, ...aliases: string[]): string {
+  const hosts = aliases.map((a) => `  ${a}:\n    role: internal-server\n    ssh: { config: ${config} }\n`).join('')
+  return labInventory(hosts, { knownHosts: path.join(LAB, 'no-such-known-hosts') })
+}
+
+beforeAll(() => labUp())
+afterAll(() => labDown())
+
+describe('ProxyJump from ssh_config', () => {
+  it('reaches an internal server through a bastion only ssh_config names; apply and its confirmation work', async () => {
+    const config = sshConfig('ssh_config-one-hop', 'Host web01-alias\n  HostName 198.18.0.11\n  ProxyJump router01-alias')
+    onHost('web01', 'iptables -F INPUT')
+    const result = await fleet(['apply', '-i', aliasInventory(config, 'web01-alias'), '--limit', 'web01-alias', '--json'])
+    expect(result.stderr).toBe('')
+    expect(outcomes(result.stdout)).toEqual({ 'web01-alias': 'changed' })
+    expect(result.code).toBe(0)
+    expect(rulesetOf('web01')).toContain('-A INPUT -j DROP')
+  })
+
+  it('follows a two-hop chain: router01, then web01, then web02', async () => {
+    // router01 itself may not reach web02's sshd: only the path through web01 gets there.
+    onHost('router01', 'iptables -I OUTPUT -d 198.18.0.12 -p tcp --dport 22 -j REJECT')
+    try {
+      const oneHop = sshConfig('ssh_config-blocked', 'Host web02-alias\n  HostName 198.18.0.12\n  ProxyJump router01-alias')
+      const blocked = await fleet(['audit', '-i', aliasInventory(oneHop, 'web02-alias'), '--limit', 'web02-alias', '--json'])
+      expect(json(blocked.stdout).hosts[0]?.detail).toMatch(/cannot reach 198\.18\.0\.12:22 through jump host router01-alias/)
+
+      const chain = sshConfig('ssh_config-chain', 'Host web02-alias\n  HostName 198.18.0.12\n  ProxyJump router01-alias,web01-hop')
+      onHost('web02', 'iptables -F INPUT')
+      const result = await fleet(['apply', '-i', aliasInventory(chain, 'web02-alias'), '--limit', 'web02-alias', '--json'])
+      expect(result.stderr).toBe('')
+      expect(outcomes(result.stdout)).toEqual({ 'web02-alias': 'changed' })
+      expect(result.code).toBe(0)
+      expect(rulesetOf('web02')).toContain('-A INPUT -j DROP')
+    } finally {
+      onHost('router01', 'iptables -D OUTPUT -d 198.18.0.12 -p tcp --dport 22 -j REJECT')
+    }
+  })
+
+  it('refuses a ProxyCommand with exit status 2, naming the host and the line, and changes nothing', async () => {
+    const config = sshConfig('ssh_config-proxycommand', 'Host web01-alias\n  HostName 198.18.0.11\n  ProxyCommand ssh -W %h:%p router01-alias')
+    const before = rulesetOf('web01')
+    const result = await fleet(['apply', '-i', aliasInventory(config, 'web01-alias'), '--limit', 'web01-alias'])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain(`host web01-alias: ssh_config ${config}:3 sets ProxyCommand "ssh -W %h:%p router01-alias"`)
+    expect(rulesetOf('web01')).toBe(before)
+  })
+})
