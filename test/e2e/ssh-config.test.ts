@@ -35,18 +35,23 @@ function aliasInventory(config: string, ...aliases: string[]): string {
   return labInventory(hosts, { knownHosts: path.join(LAB, 'no-such-known-hosts') })
 }
 
+// Applies to the lab host `host` named `alias` in the inventory, and checks that it changed.
+async function expectApplied(config: string, alias: string, host: string): Promise<void> {
+  onHost(host, 'iptables -F INPUT')
+  const result = await fleet(['apply', '-i', aliasInventory(config, alias), '--limit', alias, '--json'])
+  expect(result.stderr).toBe('')
+  expect(outcomes(result.stdout)).toEqual({ [alias]: 'changed' })
+  expect(result.code).toBe(0)
+  expect(rulesetOf(host)).toContain('-A INPUT -j DROP')
+}
+
 beforeAll(() => labUp())
 afterAll(() => labDown())
 
 describe('ProxyJump from ssh_config', () => {
   it('reaches an internal server through a bastion only ssh_config names; apply and its confirmation work', async () => {
     const config = sshConfig('ssh_config-one-hop', 'Host web01-alias\n  HostName 198.18.0.11\n  ProxyJump router01-alias')
-    onHost('web01', 'iptables -F INPUT')
-    const result = await fleet(['apply', '-i', aliasInventory(config, 'web01-alias'), '--limit', 'web01-alias', '--json'])
-    expect(result.stderr).toBe('')
-    expect(outcomes(result.stdout)).toEqual({ 'web01-alias': 'changed' })
-    expect(result.code).toBe(0)
-    expect(rulesetOf('web01')).toContain('-A INPUT -j DROP')
+    await expectApplied(config, 'web01-alias', 'web01')
   })
 
   it('follows a two-hop chain: router01, then web01, then web02', async () => {
@@ -58,12 +63,7 @@ describe('ProxyJump from ssh_config', () => {
       expect(json(blocked.stdout).hosts[0]?.detail).toMatch(/cannot reach 198\.18\.0\.12:22 through jump host router01-alias/)
 
       const chain = sshConfig('ssh_config-chain', 'Host web02-alias\n  HostName 198.18.0.12\n  ProxyJump router01-alias,web01-hop')
-      onHost('web02', 'iptables -F INPUT')
-      const result = await fleet(['apply', '-i', aliasInventory(chain, 'web02-alias'), '--limit', 'web02-alias', '--json'])
-      expect(result.stderr).toBe('')
-      expect(outcomes(result.stdout)).toEqual({ 'web02-alias': 'changed' })
-      expect(result.code).toBe(0)
-      expect(rulesetOf('web02')).toContain('-A INPUT -j DROP')
+      await expectApplied(chain, 'web02-alias', 'web02')
     } finally {
       onHost('router01', 'iptables -D OUTPUT -d 198.18.0.12 -p tcp --dport 22 -j REJECT')
     }
