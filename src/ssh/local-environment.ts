@@ -23,10 +23,22 @@ export const diskFiles: ConfigFiles = {
   },
 }
 
+// Every host reads the same few files: each is read once per run.
+function cached(files: ConfigFiles): ConfigFiles {
+  const texts = new Map<string, string | undefined>()
+  return {
+    read(file) {
+      if (!texts.has(file)) texts.set(file, files.read(file))
+      return texts.get(file)
+    },
+    list: (dir) => files.list(dir),
+  }
+}
+
 export function localEnvironment(): LocalEnvironment {
   const user = os.userInfo()
   return {
-    files: diskFiles,
+    files: cached(diskFiles),
     systemConfig: '/etc/ssh/ssh_config',
     home: os.homedir(),
     localUser: user.username,
