@@ -27,6 +27,8 @@ export interface ConnectSpec {
   readonly globalKnownHostsFiles: readonly string[]
   // ConnectTimeout, when ssh_config sets one.
   readonly connectTimeoutMs?: number
+  // HostKeyAlias: the name known_hosts lists the host's key under (no [host]:port then).
+  readonly hostKeyAlias?: string
   // The host this one is reached through, itself possibly reached through another.
   readonly jump?: ConnectSpec
 }
@@ -68,7 +70,8 @@ export function connectSpecs(inventory: Inventory, local: LocalEnvironment = loc
     }
     const config = readConfig(request, local, fail)
     const endpoint = endpointOf(request, config, local, fail)
-    const expand = pathExpander({ ...local, ...endpoint, alias: request.alias }, inventory.dir, fail)
+    const hostKeyAlias = config.hostKeyAlias?.value
+    const expand = pathExpander({ ...local, ...endpoint, alias: request.alias, ...(hostKeyAlias !== undefined && { hostKeyAlias }) }, inventory.dir, fail)
     const jump = jumpOf(request, config, fail)
     const next = [...chain, request.alias]
     const through = jump && ('inventory' in jump ? jump.inventory : jump.hops.at(-1)!.host)
@@ -82,6 +85,7 @@ export function connectSpecs(inventory: Inventory, local: LocalEnvironment = loc
       ...keysOf(request, config, expand, local),
       ...knownHostsOf(request, config, expand, local),
       ...(timeout > 0 && { connectTimeoutMs: timeout * 1000 }),
+      ...(hostKeyAlias !== undefined && { hostKeyAlias }),
       ...(jump && {
         jump:
           'inventory' in jump

@@ -1,6 +1,6 @@
 // fleet's own host key check, handed to ssh2 as `hostVerifier`: the host's known hosts files (the
 // user's, then the global ones, as ssh_config names them) read once per run (hashed entries,
-// [host]:port, @revoked), unknown keys refused unless the operator accepts new ones
+// [host]:port, HostKeyAlias, @revoked), unknown keys refused unless the operator accepts new ones
 // (recorded in the first user file), changed keys always refused, each refusal explained.
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
@@ -28,7 +28,7 @@ export class HostKeys {
     const files = [...spec.knownHostsFiles, ...spec.globalKnownHostsFiles]
     const entries = files.flatMap((file) => this.entriesOf(file))
     const record = spec.knownHostsFiles[0]
-    const name = knownHostsName(spec.address, spec.port)
+    const name = knownHostsName(spec.address, spec.port, spec.hostKeyAlias)
     // Where the host's key is listed, for the command that removes a changed one.
     const listedIn = () => files.find((file) => this.entriesOf(file).some((e) => e.marker === undefined && hostsFieldMatches(e.hosts, name)))
     const searched = files.join(', ') || 'no known hosts file (UserKnownHostsFile none)'

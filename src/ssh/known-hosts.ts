@@ -32,9 +32,9 @@ export function parseKnownHosts(text: string): KnownHostEntry[] {
   return entries
 }
 
-// The name OpenSSH looks up: "host" on port 22, "[host]:port" otherwise.
-export function knownHostsName(host: string, port: number): string {
-  return port === 22 ? host : `[${host}]:${port}`
+// The name OpenSSH looks up: "host" on port 22, "[host]:port" otherwise, or the HostKeyAlias as is.
+export function knownHostsName(host: string, port: number, alias?: string): string {
+  return alias ?? (port === 22 ? host : `[${host}]:${port}`)
 }
 
 function hashedMatches(field: string, name: string): boolean {

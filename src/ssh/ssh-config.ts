@@ -50,6 +50,8 @@ export interface SshConfigValues {
   readonly globalKnownHostsFiles?: Setting<readonly string[]>
   // Seconds.
   readonly connectTimeout?: Setting<number>
+  // The name to look the host key up under, instead of the host's.
+  readonly hostKeyAlias?: Setting<string>
 }
 
 export class SshConfigError extends Error {
@@ -253,6 +255,8 @@ function setOption(pass: Pass, line: ConfigLine, where: string, active: boolean)
       return once('globalKnownHostsFiles', line.args)
     case 'connecttimeout':
       return once('connectTimeout', parseTime(arg, where))
+    case 'hostkeyalias':
+      return once('hostKeyAlias', arg)
   }
 }
 

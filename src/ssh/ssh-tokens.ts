@@ -10,6 +10,7 @@ export interface TokenContext {
   readonly uid: number
   // The host as given (%n, and %k without a HostKeyAlias), and what it resolved to.
   readonly alias: string
+  readonly hostKeyAlias?: string
   readonly remoteHost: string
   readonly remoteUser: string
   readonly port: number
@@ -28,7 +29,7 @@ export function expandTokens(value: string, c: TokenContext): string | { readonl
     d: c.home,
     h: c.remoteHost,
     i: String(c.uid),
-    k: c.alias,
+    k: c.hostKeyAlias ?? c.alias,
     L: c.localHost.split('.')[0]!,
     l: c.localHost,
     n: c.alias,

@@ -258,6 +258,11 @@ describe('keys, known hosts, timeouts', () => {
     })
   })
 
+  it('gives the HostKeyAlias known_hosts lists the key under, %k included', () => {
+    const specs = specsFor(inventory('{}', host('web01')), config('Host web01\n  HostKeyAlias web01.lab\n  UserKnownHostsFile ~/kh/%k\n'))
+    expect(specs.get('web01')).toMatchObject({ hostKeyAlias: 'web01.lab', knownHostsFiles: [`${HOME}/kh/web01.lab`] })
+  })
+
   it('expands tokens in IdentityFile with the final user, host and port', () => {
     const specs = specsFor(inventory('{}', host('web01', 'ssh: { user: deploy }')), config('Host web01\n  HostName 198.18.0.11\n  IdentityFile ~/.ssh/%r@%h:%p\n'))
     expect(specs.get('web01')?.identityFiles).toEqual([`${HOME}/.ssh/deploy@198.18.0.11:22`])

@@ -30,6 +30,7 @@ describe('known_hosts', () => {
     ['a hashed entry', '203.0.113.12', KEY_A, 'match'],
     ['a non-standard port', knownHostsName('203.0.113.13', 2222), KEY_A, 'match'],
     ['the same address on port 22 is another name', knownHostsName('203.0.113.13', 22), KEY_A, 'unknown'],
+    ['a HostKeyAlias, on any port', knownHostsName('198.18.0.99', 2222, 'router01'), KEY_A, 'match'],
     ['a wildcard', 'web01.lab', KEY_A, 'match'],
     ['a negated wildcard', 'bad.lab', KEY_A, 'unknown'],
     ['a changed key', '198.51.100.2', KEY_B, 'changed'],

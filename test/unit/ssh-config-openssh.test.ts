@@ -158,12 +158,15 @@ Host kh
   UserKnownHostsFile ~/kh/%h-%p-%r %d/%u/%n/%k/%l/%L/%i /abs/%C %%lit \${HOME}/env
   GlobalKnownHostsFile /etc/fleet/global1 /etc/fleet/global2
   IdentitiesOnly yes
+Host alias
+  HostKeyAlias myalias
+  UserKnownHostsFile /kh/%k-%n
 Host none
   UserKnownHostsFile none
   GlobalKnownHostsFile none
   IdentitiesOnly no
 `,
-    hosts: ['kh', 'none', 'plain'],
+    hosts: ['kh', 'alias', 'none', 'plain'],
   },
 ]
 
@@ -186,7 +189,7 @@ function fleetG(config: string, host: Case['hosts'][number]): Record<string, str
   const hostname = lowerName(v.hostName?.value ?? q.alias)
   const user = v.user?.value ?? local.localUser
   const port = v.port?.value ?? 22
-  const tokens = { ...local, alias: q.alias, remoteHost: hostname, remoteUser: user, port }
+  const tokens = { ...local, alias: q.alias, remoteHost: hostname, remoteUser: user, port, ...(v.hostKeyAlias && { hostKeyAlias: v.hostKeyAlias.value }) }
   const expand = (f: string) => {
     const e = expandTokens(f, tokens)
     return typeof e === 'string' ? e : e.error
@@ -203,6 +206,7 @@ function fleetG(config: string, host: Case['hosts'][number]): Record<string, str
     userknownhostsfile: (v.userKnownHostsFiles?.value ?? ['~/.ssh/known_hosts', '~/.ssh/known_hosts2']).map((f) => (f === 'none' ? f : expand(f))).join(' '),
     globalknownhostsfile: (v.globalKnownHostsFiles?.value ?? ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2']).join(' '),
     connecttimeout: v.connectTimeout ? String(v.connectTimeout.value) : 'none',
+    hostkeyalias: v.hostKeyAlias?.value,
   }
 }
 
@@ -223,6 +227,7 @@ function asPrinted(values: Map<string, string[]>, fleet: ReturnType<typeof fleet
     userknownhostsfile: one('userknownhostsfile'),
     globalknownhostsfile: one('globalknownhostsfile'),
     connecttimeout: one('connecttimeout'),
+    hostkeyalias: one('hostkeyalias'),
   }
 }
 
