@@ -48,7 +48,7 @@ async function expectApplied(config: string, alias: string, host: string): Promi
 beforeAll(() => labUp())
 afterAll(() => labDown())
 
-describe('ProxyJump from ssh_config', () => {
+describe('ssh_config in the lab', () => {
   it('reaches an internal server through a bastion only ssh_config names; apply and its confirmation work', async () => {
     const config = sshConfig('ssh_config-one-hop', 'Host web01-alias\n  HostName 198.18.0.11\n  ProxyJump router01-alias')
     await expectApplied(config, 'web01-alias', 'web01')
@@ -66,6 +66,20 @@ describe('ProxyJump from ssh_config', () => {
       await expectApplied(chain, 'web02-alias', 'web02')
     } finally {
       onHost('router01', 'iptables -D OUTPUT -d 198.18.0.12 -p tcp --dport 22 -j REJECT')
+    }
+  })
+
+  it('gives up after ConnectTimeout on a host that does not answer', async () => {
+    // router01's second sshd port, silently dropped: without ConnectTimeout fleet waits 15 s.
+    onHost('router01', 'iptables -I INPUT -p tcp --dport 2222 -j DROP')
+    try {
+      const config = sshConfig('ssh_config-timeout', 'Host router01-slow\n  HostName 198.51.100.2\n  Port 2222\n  ConnectTimeout 2')
+      const started = Date.now()
+      const result = await fleet(['audit', '-i', aliasInventory(config, 'router01-slow'), '--limit', 'router01-slow', '--json'])
+      expect(json(result.stdout).hosts[0]?.detail).toMatch(/no SSH answer from root@198\.51\.100\.2:2222 in time/)
+      expect(Date.now() - started).toBeLessThan(8000)
+    } finally {
+      onHost('router01', 'iptables -D INPUT -p tcp --dport 2222 -j DROP')
     }
   })
 
