@@ -34,8 +34,7 @@ export class SshTransport {
 
   // `fresh`: a new TCP connection (and new jump connections), never a channel of an existing one;
   // what confirmation needs to prove that the new ruleset still admits the operator.
-  // `connectTimeoutMs` is how long each connection may take here (confirmation's deadline); a
-  // host's own ConnectTimeout shortens it, and replaces the default when there is none.
+  // `connectTimeoutMs` bounds each connection made here (confirmation's deadline).
   async open(spec: ConnectSpec, { fresh = false, connectTimeoutMs }: { fresh?: boolean; connectTimeoutMs?: number } = {}): Promise<Session> {
     const own: Link[] = []
     try {
@@ -55,11 +54,18 @@ export class SshTransport {
   // A connection to `spec`, through its jump host if it has one (and that one's, in turn).
   // `own` collects the jump connections made for a fresh session; without it jumps are shared.
   private async reach(spec: ConnectSpec, timeoutMs: number | undefined, own?: Link[]): Promise<Link> {
-    if (!spec.jump) return this.connect(spec, timeoutMs)
+    const ms = this.timeoutFor(spec, timeoutMs)
+    if (!spec.jump) return this.connect(spec, ms)
     let jump: Link
     if (own) own.push((jump = await this.reach(spec.jump, timeoutMs, own)))
     else jump = await this.sharedJump(spec.jump)
-    return this.connect(spec, timeoutMs, await this.forward(jump, spec, timeoutMs))
+    return this.connect(spec, ms, await this.forward(jump, spec, ms))
+  }
+
+  // A host's ConnectTimeout replaces the default, and never exceeds the bound of this call.
+  private timeoutFor(spec: ConnectSpec, bound: number | undefined): number {
+    if (spec.connectTimeoutMs === undefined) return bound ?? this.options.connectTimeoutMs
+    return Math.min(bound ?? Infinity, spec.connectTimeoutMs)
   }
 
   // Shared per hop: the same user at the same address and port, reached the same way.
@@ -100,15 +106,13 @@ export class SshTransport {
     }
   }
 
-  private async connect(spec: ConnectSpec, timeoutMs: number | undefined, sock?: Channel): Promise<Link> {
-    const readyTimeout =
-      spec.connectTimeoutMs !== undefined ? Math.min(timeoutMs ?? Infinity, spec.connectTimeoutMs) : (timeoutMs ?? this.options.connectTimeoutMs)
+  private async connect(spec: ConnectSpec, timeoutMs: number, sock?: Channel): Promise<Link> {
     let hostKeyProblem: string | undefined
     const hostCheck = this.hostKeys.check(spec, (problem) => (hostKeyProblem = problem))
     const config: Config = {
       ...(sock ? { sock } : { host: spec.address, port: spec.port }),
       username: spec.user,
-      readyTimeout,
+      readyTimeout: timeoutMs,
       keepaliveInterval: 5_000,
       keepaliveCountMax: 3,
       ...(hostCheck.algorithms && { algorithms: { serverHostKey: hostCheck.algorithms as never } }),
