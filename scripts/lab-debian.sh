@@ -248,8 +248,21 @@ debian_down() {
       sleep 0.1
     done
   done
-  for dir in "$LAB"/machines/*/root; do
-    ! mountpoint -q "$dir" 2>/dev/null || umount "$dir" || umount -l "$dir"
+  # Every machine disk still mounted, even one whose lab directory is gone.
+  for dir in $(findmnt -rn -t overlay -o TARGET | grep "^$LAB/machines/" || true); do
+    umount "$dir" || umount -l "$dir"
   done
-  true
+}
+
+debian_status() {
+  local dir name
+  for dir in "$LAB"/machines/*/; do
+    [ -f "$dir/boots" ] || continue
+    name=$(basename "$dir")
+    if [ -f "$dir/supervisor.pid" ] && kill -0 "$(cat "$dir/supervisor.pid")" 2>/dev/null; then
+      echo "$name: running, booted $(cat "$dir/boots") time(s); console: $dir/console.log"
+    else
+      echo "$name: stopped; console: $dir/console.log"
+    fi
+  done
 }

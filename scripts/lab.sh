@@ -303,6 +303,7 @@ up() {
 
 status() {
   for ns in $(lab_namespaces); do echo "$ns: $(ip netns pids "$ns" | wc -l) processes"; done
+  debian_status
 }
 
 . "$ROOT/scripts/lab-debian.sh"

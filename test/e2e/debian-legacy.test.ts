@@ -76,7 +76,7 @@ describe('iptables-legacy and iptables-nft hosts, side by side', () => {
     const inventory = path.join(LAB, 'debian-lockout.yaml')
     // Only 198.18.0.200/29 may open connections: router01, the jump host, is locked out.
     writeFileSync(inventory, readFileSync(DEBIAN_INVENTORY, 'utf8').replace(/(    role: internal-server\n)/g, '$1    network: { internal: 198.18.0.200/29 }\n'))
-    const result = await fleet(['apply', '-i', inventory, '--limit', 'deb01,deb02', '--json', '--confirm-timeout', '10'])
+    const result = await fleet(['apply', '-i', inventory, '--limit', 'deb01,deb02', '--json', '--confirm-timeout', '5'])
     const hosts = byHost(result.stdout)
     expect([hosts.deb01?.outcome, hosts.deb02?.outcome]).toEqual(['rolled-back', 'rolled-back'])
     expect(rulesets('deb01')).toEqual(before)

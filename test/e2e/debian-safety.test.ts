@@ -76,7 +76,7 @@ describe('a change that locks the operator out of a systemd host', () => {
     const before = machineRuleset('deb01')
     // Only 198.18.0.200/29 may open connections: router01 (198.18.0.1), the jump host, may not.
     const inventory = debianInventoryWith('internal: 198.18.0.200/29')
-    const result = await fleet(['apply', '-i', inventory, '--limit', 'deb01', '--json', '--confirm-timeout', '10'])
+    const result = await fleet(['apply', '-i', inventory, '--limit', 'deb01', '--json', '--confirm-timeout', '6'])
     expect(result.code).toBe(1)
     expect(parse(result.stdout).hosts[0]).toMatchObject({ host: 'deb01', outcome: 'rolled-back' })
     expect(parse(result.stdout).hosts[0]?.detail).toMatch(/no fresh SSH connection could be made with the new ruleset/)
