@@ -5,6 +5,7 @@ import { InputError } from '../inventory/errors.ts'
 import { applyCommand } from './apply-command.ts'
 import { auditCommand } from './audit-command.ts'
 import { historyCommand } from './history-command.ts'
+import { initCommand } from './init-command.ts'
 import { rollbackCommand } from './rollback-command.ts'
 import { EXIT } from './exit-codes.ts'
 import { reportFailure } from './failure.ts'
@@ -83,6 +84,19 @@ Exit status: 0 every host ok, 1 a host failed, 2 bad input (nothing changed), 3 
 
   const history = cli.command('history').description('list the changes saved on each selected host, with their ids, status and what they applied')
   connection(selection(history, false)).action((opts) => run(historyCommand(opts, io)))
+
+  cli
+    .command('init')
+    .description("read a router (read-only) and print an inventory with the seed's blanks filled in, each guess explained, for review")
+    .addOption(new Option('--router <user@address>', 'the router to read, as you reach it over SSH (an ssh_config Host works too)').makeOptionMandatory())
+    .addOption(new Option('-p, --port <n>', "the router's SSH port (default: ssh_config's, or 22)").argParser(wholeNumber('--port', 1, 65535)))
+    .option('--identity <file>', 'the private key to use (default: the agent, ssh_config, ~/.ssh/id_*)')
+    .option('--known-hosts <file>', 'the known_hosts file that checks host keys (default ~/.ssh/known_hosts)')
+    .option('--ssh-config <file>', 'the ssh_config file (default ~/.ssh/config)')
+    .option('--accept-new-host-keys', 'trust and record host keys not yet in known_hosts (changed keys are still refused)')
+    .option('-o, --output <file>', 'write the inventory to FILE rather than to stdout')
+    .option('--force', 'with -o, replace FILE if it exists')
+    .action((opts) => run(initCommand(opts, io)))
 
   return cli
 }
