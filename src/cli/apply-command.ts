@@ -9,11 +9,13 @@ import { changeExitCode, changeSettings, hostRun, workOnHosts, type ChangeOption
 import { inquirerPrompts } from './inquirer-prompts.ts'
 import { loadBaselines, readInventory } from './load.ts'
 import type { Io } from './output.ts'
-import { confirmPreview, preview } from './preview.ts'
+import { checkHosts, confirmPreview, preview } from './preview.ts'
 import { chooseHosts, type SelectionOptions } from './selection.ts'
 
 export interface ApplyOptions extends ChangeOptions, SelectionOptions {
   readonly inventory: string
+  // Connected and read-only: what apply would change, exit 3 if anything.
+  readonly check?: boolean
 }
 
 export async function applyCommand(options: ApplyOptions, io: Io): Promise<number> {
@@ -28,6 +30,8 @@ export async function applyCommand(options: ApplyOptions, io: Io): Promise<numbe
     writeDryRun(io.out, 'apply', settings.changeId, dryRunPlan(changes.values(), specs, settings), options.json)
     return EXIT.ok
   }
+
+  if (options.check) return checkHosts(specs, changes, options, io)
 
   if (prompts) {
     const previewed = await preview(specs, [...changes.keys()], options, io, async (host) => changes.get(host)!)

@@ -1,13 +1,17 @@
 // fleet audit: read-only drift, foreign rules and conntrack, per host. Exit status tells a script
-// what it found: 0 all in sync, 3 drift, 1 a host could not be audited.
+// what it found: 0 all in sync, 3 drift, 1 a host could not be audited. --dry-run prints the
+// read-only scripts it would send, offline.
 import { changeOf } from '../apply/change.ts'
 import { auditHost } from '../audit/audit-host.ts'
+import { auditDryRunPlan } from '../report/audit-dry-run.ts'
+import { writeDryRun } from '../report/dry-run.ts'
 import { connectSpecs } from '../ssh/connect-spec.ts'
 import { EXIT } from './exit-codes.ts'
 import { workOnHosts, type ConnectionOptions } from './host-work.ts'
 import { inquirerPrompts } from './inquirer-prompts.ts'
 import { loadBaselines, readInventory } from './load.ts'
 import type { Io } from './output.ts'
+import { readOnlyExitCode } from './preview.ts'
 import { chooseHosts, type SelectionOptions } from './selection.ts'
 
 export interface AuditOptions extends ConnectionOptions, SelectionOptions {
@@ -18,9 +22,13 @@ export async function auditCommand(options: AuditOptions, io: Io): Promise<numbe
   const inventory = readInventory(options.inventory)
   const { hosts } = await chooseHosts(inventory, options, io, inquirerPrompts)
   const changes = new Map((await loadBaselines(inventory, hosts)).map((b) => [b.host.name, changeOf(b)]))
-  const results = await workOnHosts('audit', connectSpecs(inventory), [...changes.keys()], options, io, (host, session, _open, emit) =>
+  const specs = connectSpecs(inventory)
+  if (options.dryRun) {
+    writeDryRun(io.out, 'audit', undefined, auditDryRunPlan(changes.values(), specs), options.json)
+    return EXIT.ok
+  }
+  const results = await workOnHosts('audit', specs, [...changes.keys()], options, io, (host, session, _open, emit) =>
     auditHost(session, changes.get(host)!, emit),
   )
-  if (results.some((r) => r.outcome === 'failed')) return EXIT.hostFailed
-  return results.some((r) => r.outcome === 'drift') ? EXIT.drift : EXIT.ok
+  return readOnlyExitCode(results)
 }

@@ -16,9 +16,12 @@ function cancellable<T>(ask: (signal: AbortSignal) => Promise<T>): Promise<T> {
 }
 
 export async function inquirerPrompts(): Promise<Prompts> {
-  const { checkbox, confirm } = await import('@inquirer/prompts')
+  const { checkbox, confirm, expand } = await import('@inquirer/prompts')
   return {
     checkbox: (config) => cancellable((signal) => checkbox({ ...config, choices: [...config.choices] }, { signal })),
     confirm: (config) => cancellable((signal) => confirm(config, { signal })),
+    // inquirer types keys as single letters; ours are written in the code, never typed by a user.
+    expand: <T>(config: { message: string; default: string; choices: readonly { key: string; name: string; value: T }[] }) =>
+      cancellable((signal) => expand<T>(config as Parameters<typeof expand<T>>[0], { signal })),
   }
 }

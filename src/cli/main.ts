@@ -34,8 +34,8 @@ export function program(io: Io, run: (code: Promise<number>) => void): Command {
     .addHelpText(
       'after',
       `
-Exit status: 0 every host ok, 1 a host failed, 2 bad input (nothing changed), 3 drift found by audit,
-70 internal error (a bug in fleet), 130 interrupted. Without a terminal, or with CI set, output is one plain line per event.`,
+Exit status: 0 every host ok, 1 a host failed, 2 bad input (nothing changed), 3 drift found by audit
+or changes pending (apply --check), 70 internal error (a bug in fleet), 130 interrupted. Without a terminal, or with CI set, output is one plain line per event.`,
     )
 
   // Option groups shared by the commands: which hosts, how to reach them, how to change them.
@@ -66,7 +66,11 @@ Exit status: 0 every host ok, 1 a host failed, 2 bad input (nothing changed), 3 
       .addOption(new Option('--keep <n>', 'saved rulesets kept on each host (older ones are pruned)').argParser(wholeNumber('--keep', 1, 1000)).default(10))
 
   const apply = cli.command('apply').description("bring every selected host to its role's baseline (one atomic iptables-restore per host)")
-  selection(apply).option('-n, --dry-run', 'print, per host, every command an apply would run, without connecting')
+  selection(apply)
+    .option('-n, --dry-run', 'print, per host, every command an apply would run, without connecting')
+    .addOption(
+      new Option('--check', 'read the hosts and print what an apply would change on each, rule by rule; change nothing (exit 3 if anything would)').conflicts('dryRun'),
+    )
   changing(connection(apply)).action((opts) => run(applyCommand(opts, io)))
 
   const rollback = cli
@@ -80,7 +84,8 @@ Exit status: 0 every host ok, 1 a host failed, 2 bad input (nothing changed), 3 
   const audit = cli
     .command('audit')
     .description('read-only: per host, drift from the baseline, chains and rules no role owns, and conntrack (exit 3 on drift)')
-  connection(selection(audit)).action((opts) => run(auditCommand(opts, io)))
+  selection(audit).option('-n, --dry-run', "print, per host, the read-only commands an audit would run, without connecting")
+  connection(audit).action((opts) => run(auditCommand(opts, io)))
 
   const history = cli.command('history').description('list the changes saved on each selected host, with their ids, status and what they applied')
   connection(selection(history, false)).action((opts) => run(historyCommand(opts, io)))

@@ -11,6 +11,8 @@ export interface Choice<T> {
 export interface Prompts {
   checkbox<T>(config: { message: string; choices: readonly Choice<T>[]; required?: boolean }): Promise<T[]>
   confirm(config: { message: string; default?: boolean }): Promise<boolean>
+  // One answer per key (a lower-case letter), typed then Enter; `default` is a key.
+  expand<T>(config: { message: string; default: string; choices: readonly { key: string; name: string; value: T }[] }): Promise<T>
 }
 
 // Ctrl-C or Esc at a prompt: the run ends cleanly with status 130, nothing done.

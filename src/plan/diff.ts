@@ -21,17 +21,28 @@ export class DiffEntry {
     return { family: this.family, table: this.table, chain: this.chain, kind: this.kind, line: this.line }
   }
 
-  toString(): string {
-    const label: Record<DiffKind, string> = {
-      missing: '+ missing',
-      extra: '- extra',
-      'out-of-order': '~ order',
-      policy: '~ policy',
-      'chain-missing': '+ chain',
-      'chain-extra': '- chain',
-    }
-    return `${this.family === 'ipv6' ? 'ip6 ' : ''}${this.table}/${this.chain}: ${label[this.kind].padEnd(9)} ${this.line}`
+  // "ip6 filter/INPUT": where the difference is.
+  get where(): string {
+    return `${this.family === 'ipv6' ? 'ip6 ' : ''}${this.table}/${this.chain}`
   }
+
+  toString(): string {
+    return `${this.where}: ${diffMark(this.kind)} ${this.line}`
+  }
+}
+
+const MARK: Record<DiffKind, string> = {
+  missing: '+ missing',
+  extra: '- extra',
+  'out-of-order': '~ order',
+  policy: '~ policy',
+  'chain-missing': '+ chain',
+  'chain-extra': '- chain',
+}
+
+// "+ missing", "- extra", "~ order"...: audit's marks, padded so the rules line up.
+export function diffMark(kind: DiffKind): string {
+  return MARK[kind].padEnd(9)
 }
 
 interface ChainView {

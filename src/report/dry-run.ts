@@ -20,7 +20,7 @@ function hops(spec: ConnectSpec): string[] {
   return [...hops(spec.jump), `${user}@${address.includes(':') ? `[${address}]` : address}:${port}`]
 }
 
-function sshCommand(spec: ConnectSpec, fresh = false): string {
+export function sshCommand(spec: ConnectSpec, fresh = false): string {
   const jump = spec.jump ? `-J ${hops(spec).join(',')} ` : ''
   const remote = spec.user === 'root' ? 'timeout 120 sh -s' : 'sudo -n timeout 120 sh -s'
   return `ssh ${fresh ? '-o ControlPath=none ' : ''}${jump}-p ${spec.port} ${spec.user}@${spec.address} ${quote(remote)}`
@@ -50,7 +50,7 @@ export function* dryRunPlan(
 
 // The dry run as text for people, or with --json as one document (written in pieces, formatted
 // exactly as JSON.stringify(document, null, 2) would). `write` ends each piece with a newline.
-export function writeDryRun(write: (text: string) => void, command: string, changeId: string, plan: Iterable<DryRunHost>, json = false): void {
+export function writeDryRun(write: (text: string) => void, command: string, changeId: string | undefined, plan: Iterable<DryRunHost>, json = false): void {
   if (json) return writeJson(write, command, changeId, plan)
   let count = 0
   for (const h of plan) {
@@ -69,7 +69,7 @@ export function writeDryRun(write: (text: string) => void, command: string, chan
   write(`dry run: ${count} host${count === 1 ? '' : 's'}, no connection opened, nothing changed`)
 }
 
-function writeJson(write: (text: string) => void, command: string, changeId: string, plan: Iterable<DryRunHost>): void {
+function writeJson(write: (text: string) => void, command: string, changeId: string | undefined, plan: Iterable<DryRunHost>): void {
   const head = JSON.stringify({ command, dryRun: true, changeId, hosts: [] }, null, 2)
   let previous: DryRunHost | undefined
   const indented = (h: DryRunHost) => JSON.stringify(h, null, 2).replace(/^/gm, '    ')

@@ -28,7 +28,7 @@ export function summaryLine(results: readonly HostDone[], verb = 'applied'): str
 }
 
 // The verb of the summary line, per command.
-export const DONE_VERB: Record<string, string> = { apply: 'applied', rollback: 'rolled back', audit: 'audited' }
+export const DONE_VERB: Record<string, string> = { apply: 'applied', rollback: 'rolled back', audit: 'audited', check: 'checked' }
 
 export class PlainReporter implements Reporter {
   constructor(

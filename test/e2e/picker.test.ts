@@ -11,12 +11,40 @@ const FLEET = `node ${FLEET_BIN}`
 let terminal: Terminal | undefined
 const env = () => ({ XDG_STATE_HOME: path.join(LAB, 'operator-state') })
 const drift = () => HOSTS.forEach((h) => onHost(h, 'iptables -A INPUT -p tcp --dport 3333 -j ACCEPT'))
+// fleet apply on a terminal, every role and every host picked: it then previews and asks.
+async function applyToEveryHost(): Promise<Terminal> {
+  const t = Terminal.start(`${FLEET} apply -i ${LAB_INVENTORY}`, env())
+  await t.waitFor('Which roles?')
+  t.send('a', 'Enter')
+  await t.waitFor('Which hosts?')
+  t.send('Enter')
+  return t
+}
 
 beforeAll(() => labUp())
 afterAll(() => labDown())
 afterEach(() => terminal?.close())
 
 describe('the interactive picker', () => {
+  it('shows the rules themselves before the last yes/no: per chain, identical hosts together, folded until asked', async () => {
+    const before = HOSTS.map((h) => rulesetOf(h))
+    terminal = await applyToEveryHost()
+    const folded = await terminal.waitFor(/Apply to 3 hosts\? \(d: show the \d+ folded changes\)/)
+    expect(folded).toMatch(/^ {2}router01: \d+ to add, set net\.ipv4\.ip_forward = 1$/m)
+    expect(folded).toMatch(/^ {2}web01, web02: \d+ to add$/m)
+    expect(folded).toMatch(/^ {4}raw\/PREROUTING:\n {6}\+ missing -A PREROUTING -s 198\.18\.0\.0\/24 -d 198\.18\.0\.0\/24 -j NOTRACK$/m)
+    expect(folded).toMatch(/^ {4}… \d+ more changes$/m)
+    expect(folded).not.toContain('-A INPUT -p ipv6-icmp -j ACCEPT')
+    terminal.send('d', 'Enter')
+    // Everything, the servers' IPv6 rules last, then the plain yes/no.
+    const all = await terminal.waitFor(/Apply to 3 hosts\? \(y\/N\)/)
+    expect(all).toMatch(/^ {6}\+ missing -A INPUT -p ipv6-icmp -j ACCEPT\n(^ {6}\+ missing .*\n)*.*Apply to 3 hosts\?/m)
+    terminal.send('n', 'Enter')
+    const done = await terminal.waitFor(/EXIT=\d+/)
+    expect(done).toContain('EXIT=130')
+    expect(HOSTS.map((h) => rulesetOf(h))).toEqual(before)
+  })
+
   it('picks the router role only, confirms, and only router01 is applied', async () => {
     drift()
     const before = HOSTS.map((h) => rulesetOf(h))
@@ -43,11 +71,7 @@ describe('the interactive picker', () => {
   it('Ctrl-C at the confirmation leaves every host unchanged, status 130', async () => {
     drift()
     const before = HOSTS.map((h) => rulesetOf(h))
-    terminal = Terminal.start(`${FLEET} apply -i ${LAB_INVENTORY}`, env())
-    await terminal.waitFor('Which roles?')
-    terminal.send('a', 'Enter')
-    await terminal.waitFor('Which hosts?')
-    terminal.send('Enter')
+    terminal = await applyToEveryHost()
     await terminal.waitFor('Apply to 3 hosts?')
     terminal.send('C-c')
     const done = await terminal.waitFor(/EXIT=\d+/)

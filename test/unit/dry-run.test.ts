@@ -87,3 +87,35 @@ describe('fleet apply --dry-run', () => {
     expect(bad.stderr.trim()).toBe('fleet: /nonexistent.yaml: cannot read the inventory: no such file')
   })
 })
+
+describe('fleet audit --dry-run', () => {
+  it("prints audit's read-only scripts per host, offline", async () => {
+    const result = await fleet(['audit', '--inventory', EXAMPLE, '--dry-run'])
+    expect(result.code).toBe(0)
+    for (const host of ['router01', 'web01', 'web02', 'db01']) expect(result.stdout).toContain(`=== ${host} (role `)
+    expect(result.stdout).toContain("# step 1: read the live rulesets and the new ones in their normal form  [ssh -p 22 root@203.0.113.10 'timeout 120 sh -s']")
+    expect(result.stdout).toContain('# step 2: read the conntrack table  [same connection]')
+    expect(result.stdout).toContain('nf_conntrack_count')
+    // Read-only: no lock, no save, no load, no timer.
+    for (const write of ['/var/lib/fleet/lock', 'iptables-restore --test', 'setsid', 'sysctl -q -w']) expect(result.stdout).not.toContain(write)
+    expect(result.stdout).toMatch(/dry run: 4 hosts, no connection opened, nothing changed$/)
+  })
+
+  it('--json gives the same as data', async () => {
+    const result = await fleet(['audit', '--inventory', EXAMPLE, '--dry-run', '--json', '--limit', 'db01'])
+    const plan = JSON.parse(result.stdout)
+    expect(plan).toMatchObject({ command: 'audit', dryRun: true, hosts: [{ host: 'db01', role: 'internal-server' }] })
+    expect(plan.hosts[0].steps.map((s: { title: string }) => s.title.split('  [')[0])).toEqual([
+      'read the live rulesets and the new ones in their normal form',
+      'read the conntrack table',
+    ])
+  })
+})
+
+describe('fleet apply --check', () => {
+  it('cannot be a dry run too', async () => {
+    const result = await fleet(['apply', '--inventory', EXAMPLE, '--dry-run', '--check'])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(/--check.*cannot be used with.*--dry-run/)
+  })
+})
