@@ -7,6 +7,7 @@ import { auditCommand } from './audit-command.ts'
 import { historyCommand } from './history-command.ts'
 import { initCommand } from './init-command.ts'
 import { rollbackCommand } from './rollback-command.ts'
+import { schemaCommand } from './schema-command.ts'
 import { EXIT } from './exit-codes.ts'
 import { reportFailure } from './failure.ts'
 import { processIo, type Io } from './output.ts'
@@ -86,6 +87,11 @@ or changes pending (apply --check), 70 internal error (a bug in fleet), 130 inte
     .description('read-only: per host, drift from the baseline, chains and rules no role owns, and conntrack (exit 3 on drift)')
   selection(audit).option('-n, --dry-run', "print, per host, the read-only commands an audit would run, without connecting")
   connection(audit).action((opts) => run(auditCommand(opts, io)))
+
+  cli
+    .command('schema')
+    .description("print the inventory's JSON Schema, for editors: fleet schema > fleet.schema.json")
+    .action(() => run(Promise.resolve(schemaCommand(io))))
 
   const history = cli.command('history').description('list the changes saved on each selected host, with their ids, status and what they applied')
   connection(selection(history, false)).action((opts) => run(historyCommand(opts, io)))
