@@ -92,6 +92,14 @@ export function hostRun(
     openFresh,
     settings,
     emit,
-    keepCopy: (changeId, saved) => saveLocalCopy(host, changeId, saved),
+    // A convenience copy: failing to write it (a full or read-only disk) changes nothing on the host.
+    keepCopy: (changeId, saved) => {
+      try {
+        saveLocalCopy(host, changeId, saved)
+      } catch (error) {
+        const why = (error as Error).message.split('\n')[0]
+        emit({ kind: 'step', host, step: `warning: the operator's copy of the saved ruleset was not written (${why}); the host keeps its own in /var/lib/fleet/saved` })
+      }
+    },
   }
 }
