@@ -3,6 +3,9 @@
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { readInventory } from '../../src/cli/load.ts'
+import { connectSpecs } from '../../src/ssh/connect-spec.ts'
+import { SshTransport } from '../../src/ssh/ssh-transport.ts'
 import { fleet } from '../helpers/cli.ts'
 import { KNOWN_HOSTS, LAB, labDown, labInventory, labUp, onHost, OPERATOR_KEY, rulesetOf } from '../helpers/lab.ts'
 
@@ -66,6 +69,30 @@ describe('ssh_config in the lab', () => {
       await expectApplied(chain, 'web02-alias', 'web02')
     } finally {
       onHost('router01', 'iptables -D OUTPUT -d 198.18.0.12 -p tcp --dport 22 -j REJECT')
+    }
+  })
+
+  it('shares one connection per hop of a chain; a fresh session goes through fresh hops', async () => {
+    // SSH connections into `host` from `from`, as the host's own kernel lists them.
+    const into = (host: string, from: string) =>
+      onHost(host, `ss -Htn state established '( sport = :22 )' dst ${from}`).stdout.split('\n').filter(Boolean).length
+    const counts = () => [into('router01', '198.51.100.1'), into('web01', '198.18.0.1'), into('web02', '198.18.0.11')]
+    // Connections of the tests before may take a moment to be torn down.
+    for (let i = 0; i < 50 && counts().some((n) => n > 0); i++) await new Promise((r) => setTimeout(r, 100))
+    const config = sshConfig('ssh_config-shared', 'Host web02-*\n  HostName 198.18.0.12\n  ProxyJump router01-alias,web01-hop')
+    const specs = connectSpecs(readInventory(aliasInventory(config, 'web02-a', 'web02-b')))
+    const transport = new SshTransport()
+    try {
+      const sessions = await Promise.all(['web02-a', 'web02-b'].map((h) => transport.open(specs.get(h)!)))
+      for (const session of sessions) expect((await session.run('hostname')).stdout).toBe('web02\n')
+      expect(counts()).toEqual([1, 1, 2])
+      const fresh = await transport.open(specs.get('web02-a')!, { fresh: true })
+      expect((await fresh.run('hostname')).stdout).toBe('web02\n')
+      expect(counts()).toEqual([2, 2, 3])
+      fresh.close()
+      expect((await sessions[1]!.run('hostname')).stdout).toBe('web02\n')
+    } finally {
+      transport.closeAll()
     }
   })
 
