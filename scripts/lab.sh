@@ -22,6 +22,7 @@ WAN_BR=fleetwan        # the internet side, in the root namespace (the operator'
 SWITCH=${NS}lanswitch  # a namespace that only holds the LAN bridge
 LAN_BR=lan0
 LAB_USER=fleetop       # a non-root operator account with passwordless sudo
+LAB_SUDO_USER=fleetpw  # one whose sudo asks for a password (a random one, in .lab/operator/sudo-password)
 SSH_PORTS=(22 2222)
 
 die() { echo "lab: $*" >&2; exit 1; }
@@ -66,7 +67,7 @@ down() {
   ip link del "$WAN_BR" 2>/dev/null || true
   ip route del unreachable 198.18.0.0/24 2>/dev/null || true
   ip -6 route del unreachable 2001:db8::/32 2>/dev/null || true
-  if id "$LAB_USER" >/dev/null 2>&1; then userdel "$LAB_USER" 2>/dev/null || true; fi
+  for user in "$LAB_USER" "$LAB_SUDO_USER"; do if id "$user" >/dev/null 2>&1; then userdel "$user" 2>/dev/null || true; fi; done
   rm -f /etc/sudoers.d/fleet-lab
   if [ -f "$LAB/made-etc-iptables" ]; then rmdir /etc/iptables 2>/dev/null || true; fi
   rm -rf "$LAB"
@@ -110,6 +111,7 @@ operator_key() {
   ssh-keygen -q -t ed25519 -N '' -C fleet-lab-operator -f "$LAB/operator/id_ed25519"
   cp "$LAB/operator/id_ed25519.pub" "$LAB/authorized_keys/root"
   cp "$LAB/operator/id_ed25519.pub" "$LAB/authorized_keys/$LAB_USER"
+  cp "$LAB/operator/id_ed25519.pub" "$LAB/authorized_keys/$LAB_SUDO_USER"
   chmod 644 "$LAB/authorized_keys/"*
   : > "$LAB/operator/known_hosts"
 }
@@ -118,6 +120,11 @@ lab_user() {
   id "$LAB_USER" >/dev/null 2>&1 || useradd --system --no-create-home --home-dir / --shell /bin/sh "$LAB_USER"
   usermod -p '*' "$LAB_USER"   # '*' (no password) rather than '!' (locked): sshd refuses locked accounts
   echo "$LAB_USER ALL=(root) NOPASSWD: ALL" > /etc/sudoers.d/fleet-lab
+  # Quotes, $, a backtick and ; in the password: it must reach sudo as it is, and nothing else.
+  id "$LAB_SUDO_USER" >/dev/null 2>&1 || useradd --system --no-create-home --home-dir / --shell /bin/sh "$LAB_SUDO_USER"
+  (umask 077; printf "s3 cr'et\"\$HOME\`id\`;%s\n" "$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')" > "$LAB/operator/sudo-password")
+  echo "$LAB_SUDO_USER:$(head -n1 "$LAB/operator/sudo-password")" | chpasswd
+  echo "$LAB_SUDO_USER ALL=(root) ALL" >> /etc/sudoers.d/fleet-lab
   chmod 440 /etc/sudoers.d/fleet-lab
 }
 

@@ -5,6 +5,7 @@ import { dryRunPlan, writeDryRun } from '../report/dry-run.ts'
 import { connectSpecs } from '../ssh/connect-spec.ts'
 import { newChangeId } from './change-id.ts'
 import { EXIT } from './exit-codes.ts'
+import { RunCredentials } from './credentials.ts'
 import { changeExitCode, changeSettings, hostRun, workOnHosts, type ChangeOptions } from './host-work.ts'
 import { inquirerPrompts } from './inquirer-prompts.ts'
 import { loadBaselines, readInventory } from './load.ts'
@@ -25,20 +26,22 @@ export async function applyCommand(options: ApplyOptions, io: Io): Promise<numbe
   const specs = connectSpecs(inventory)
   const settings = changeSettings(options, newChangeId(), io.env)
   const changes = new Map(baselines.map((b) => [b.host.name, changeOf(b)]))
+  const run = { ...options, credentials: new RunCredentials(options, io) }
 
   if (options.dryRun) {
-    writeDryRun(io.out, 'apply', settings.changeId, dryRunPlan(changes.values(), specs, settings), options.json)
+    const sudoPassword = Boolean(options.askSudoPass || options.sudoPassFile)
+    writeDryRun(io.out, 'apply', settings.changeId, dryRunPlan(changes.values(), specs, settings, [], sudoPassword), options.json)
     return EXIT.ok
   }
 
   if (options.check) return checkHosts(specs, changes, options, io)
 
   if (prompts) {
-    const previewed = await preview(specs, [...changes.keys()], options, io, async (host) => changes.get(host)!)
+    const previewed = await preview(specs, [...changes.keys()], run, io, async (host) => changes.get(host)!)
     await confirmPreview(prompts, io, previewed, 'What will change:', 'Apply to')
   }
 
-  const results = await workOnHosts('apply', specs, [...changes.keys()], options, io, (host, session, open, emit) =>
+  const results = await workOnHosts('apply', specs, [...changes.keys()], run, io, (host, session, open, emit) =>
     changeHost(hostRun(session, open, settings, emit, host), changes.get(host)!),
   )
   return changeExitCode(results)

@@ -8,15 +8,18 @@ import { faultFrom } from '../remote/fault.ts'
 import type { HostDone } from '../report/events.ts'
 import type { Session } from '../remote/transport.ts'
 import type { ConnectSpec } from '../ssh/connect-spec.ts'
+import { RunCredentials, type SudoOptions } from './credentials.ts'
 import { EXIT } from './exit-codes.ts'
 import { reporterFor, type Io } from './output.ts'
 
-export interface ConnectionOptions {
+export interface ConnectionOptions extends SudoOptions {
   readonly json?: boolean
   // Print nothing (the picker's preview reads hosts before asking).
   readonly quiet?: boolean
   readonly concurrency: number
   readonly acceptNewHostKeys?: boolean
+  // Shared by the commands that read hosts twice (preview, then run): secrets are asked for once.
+  readonly credentials?: RunCredentials
 }
 
 export interface ChangeOptions extends ConnectionOptions {
@@ -54,11 +57,12 @@ export async function workOnHosts(
 ): Promise<HostDone[]> {
   // Loaded only for real runs: a dry run needs no SSH code at all.
   const { SshTransport, DEFAULT_SSH_OPTIONS } = await import('../ssh/ssh-transport.ts')
-  const transport = new SshTransport({
-    ...DEFAULT_SSH_OPTIONS,
-    commandTimeoutSec: COMMAND_TIMEOUT_SEC,
-    acceptNewHostKeys: Boolean(options.acceptNewHostKeys),
-  })
+  const credentials = options.credentials ?? new RunCredentials(options, io)
+  await credentials.prepare(hosts.map((h) => specs.get(h)!))
+  const transport = new SshTransport(
+    { ...DEFAULT_SSH_OPTIONS, commandTimeoutSec: COMMAND_TIMEOUT_SEC, acceptNewHostKeys: Boolean(options.acceptNewHostKeys) },
+    credentials,
+  )
   const reporter = options.quiet ? { event: () => {}, finish: () => {} } : reporterFor(io, options, command, hosts)
   const emit: HostRun['emit'] = (e) => reporter.event(e)
   try {

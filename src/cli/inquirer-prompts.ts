@@ -25,3 +25,10 @@ export async function inquirerPrompts(): Promise<Prompts> {
       cancellable((signal) => expand<T>(config as Parameters<typeof expand<T>>[0], { signal })),
   }
 }
+
+// A secret (key passphrase, sudo password): nothing is echoed, and the prompt goes to stderr so that
+// stdout stays clean for --json.
+export async function askSecret(message: string): Promise<string> {
+  const { password } = await import('@inquirer/prompts')
+  return cancellable((signal) => password({ message }, { signal, output: process.stderr }))
+}

@@ -56,6 +56,8 @@ or changes pending (apply --check), 70 internal error (a bug in fleet), 130 inte
           .default(8),
       )
       .option('--accept-new-host-keys', 'trust and record host keys not yet in known_hosts (changed keys are still refused)')
+      .option('-K, --ask-sudo-pass', 'ask once for the sudo password of the hosts not reached as root (nothing is echoed)')
+      .option('--sudo-pass-file <file>', 'read the sudo password from the first line of this file')
   const changing = (command: Command) =>
     command
       .option('--no-confirm', 'do not arm the host timer nor confirm over a fresh connection')

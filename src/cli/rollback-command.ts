@@ -12,6 +12,7 @@ import type { HostSpec } from '../inventory/types.ts'
 import { connectSpecs } from '../ssh/connect-spec.ts'
 import { CHANGE_ID, newChangeId } from './change-id.ts'
 import { EXIT } from './exit-codes.ts'
+import { RunCredentials } from './credentials.ts'
 import { changeExitCode, changeSettings, hostRun, workOnHosts, type ChangeOptions } from './host-work.ts'
 import { inquirerPrompts } from './inquirer-prompts.ts'
 import { readInventory } from './load.ts'
@@ -53,6 +54,7 @@ export async function rollbackCommand(options: RollbackOptions, io: Io): Promise
   const specs = connectSpecs(inventory)
   const settings = changeSettings(options, newChangeId(), io.env)
   const byName = new Map(hosts.map((h) => [h.name, h]))
+  const run = { ...options, credentials: new RunCredentials(options, io) }
 
   if (options.dryRun) {
     // What is restored is only known on the host; the dry run shows the steps around it.
@@ -60,16 +62,17 @@ export async function rollbackCommand(options: RollbackOptions, io: Io): Promise
       host, action: 'rollback', commands: [], note: 'rollback',
       document: `# the ruleset saved on ${host.name} before ${options.to ?? 'its newest change that took effect'}\n`,
     })
-    writeDryRun(io.out, 'rollback', settings.changeId, dryRunPlan(hosts.map(placeholder), specs, settings, [historyStep()]), options.json)
+    const sudoPassword = Boolean(options.askSudoPass || options.sudoPassFile)
+    writeDryRun(io.out, 'rollback', settings.changeId, dryRunPlan(hosts.map(placeholder), specs, settings, [historyStep()], sudoPassword), options.json)
     return EXIT.ok
   }
 
   if (prompts) {
-    const previewed = await preview(specs, [...byName.keys()], options, io, (host, session) => rollbackChange(session, byName.get(host)!, options.to))
+    const previewed = await preview(specs, [...byName.keys()], run, io, (host, session) => rollbackChange(session, byName.get(host)!, options.to))
     await confirmPreview(prompts, io, previewed, 'What a rollback will change:', 'Roll back')
   }
 
-  const results = await workOnHosts('rollback', specs, [...byName.keys()], options, io, async (host, session, open, emit) => {
+  const results = await workOnHosts('rollback', specs, [...byName.keys()], run, io, async (host, session, open, emit) => {
     emit({ kind: 'step', host, step: 'reading the history' })
     const change = await rollbackChange(session, byName.get(host)!, options.to)
     return changeHost(hostRun(session, open, settings, emit, host), change)

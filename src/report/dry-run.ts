@@ -5,6 +5,7 @@ import type { Change } from '../apply/change.ts'
 import { changeStep, confirmStep, factsStep, type ChangeSettings, type Step } from '../remote/scripts.ts'
 import { quote } from '../shell/quote.ts'
 import type { ConnectSpec } from '../ssh/connect-spec.ts'
+import { remoteCommand } from '../ssh/sudo.ts'
 
 export interface DryRunHost {
   readonly host: string
@@ -20,9 +21,11 @@ function hops(spec: ConnectSpec): string[] {
   return [...hops(spec.jump), `${user}@${address.includes(':') ? `[${address}]` : address}:${port}`]
 }
 
-export function sshCommand(spec: ConnectSpec, fresh = false): string {
+// `sudoPassword`: the run is given one (-K, --sudo-pass-file); it goes on stdin before the script,
+// so it is in no command line and in no dry run.
+export function sshCommand(spec: ConnectSpec, sudoPassword = false, fresh = false): string {
   const jump = spec.jump ? `-J ${hops(spec).join(',')} ` : ''
-  const remote = spec.user === 'root' ? 'timeout 120 sh -s' : 'sudo -n timeout 120 sh -s'
+  const remote = remoteCommand(spec.user === 'root' ? 'root' : sudoPassword ? 'password' : 'nopasswd', 120)
   return `ssh ${fresh ? '-o ControlPath=none ' : ''}${jump}-p ${spec.port} ${spec.user}@${spec.address} ${quote(remote)}`
 }
 
@@ -32,6 +35,7 @@ export function* dryRunPlan(
   specs: ReadonlyMap<string, ConnectSpec>,
   settings: Omit<ChangeSettings, 'liveSum'>,
   first: readonly Step[] = [],
+  sudoPassword = false,
 ): Generator<DryRunHost> {
   for (const change of changes) {
     const spec = specs.get(change.host.name)!
@@ -40,11 +44,11 @@ export function* dryRunPlan(
     const confirm = confirmStep(settings.changeId, change)
     const steps = [
       ...first,
-      { ...facts, title: `${facts.title}  [${sshCommand(spec)}]` },
+      { ...facts, title: `${facts.title}  [${sshCommand(spec, sudoPassword)}]` },
       { ...apply, title: `${apply.title} (only when they differ)  [same connection]` },
-      ...(settings.confirmSec !== null ? [{ ...confirm, title: `${confirm.title}  [${sshCommand(spec, true)}]` }] : []),
+      ...(settings.confirmSec !== null ? [{ ...confirm, title: `${confirm.title}  [${sshCommand(spec, sudoPassword, true)}]` }] : []),
     ]
-    yield { host: change.host.name, role: change.host.role, ssh: sshCommand(spec), steps }
+    yield { host: change.host.name, role: change.host.role, ssh: sshCommand(spec, sudoPassword), steps }
   }
 }
 

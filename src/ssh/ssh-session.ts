@@ -9,29 +9,58 @@
 import { HostError, type RemoteResult, type Session } from '../remote/transport.ts'
 import type { ConnectSpec } from './connect-spec.ts'
 import type { Link } from './link.ts'
+import { remoteCommand, scriptInput, VALIDATE_COMMAND, type SudoMode, type SudoPassword } from './sudo.ts'
 
 // The local timer's margin over the remote `timeout`: the remote side should always win.
 const LOCAL_MARGIN_SEC = 2
+const VALIDATE_TIMEOUT_SEC = 15
+
+interface Exited {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
 
 export class SshSession implements Session {
+  private readonly mode: SudoMode
+
   constructor(
     private readonly link: Link,
     private readonly spec: ConnectSpec,
     private readonly defaultTimeoutSec: number,
+    private readonly sudo: SudoPassword | undefined,
     // Jump connections made for this session alone (fresh sessions), closed with it.
     private readonly ownJumps: readonly Link[] = [],
-  ) {}
+  ) {
+    this.mode = spec.user === 'root' ? 'root' : sudo ? 'password' : 'nopasswd'
+  }
 
   async run(script: string, { timeoutSec = this.defaultTimeoutSec } = {}): Promise<RemoteResult> {
+    if (this.mode === 'password') {
+      const password = `${this.sudo!.secret}\n`
+      await this.sudo!.ensure(this.spec.name, this.spec.user, async () => (await this.exec(VALIDATE_COMMAND, password, VALIDATE_TIMEOUT_SEC)).code === 0)
+    }
+    const result = await this.exec(remoteCommand(this.mode, timeoutSec), scriptInput(this.mode, this.sudo?.secret, script), timeoutSec)
+    if (this.mode === 'nopasswd' && /sudo: (a password is required|a terminal is required)/.test(result.stderr)) {
+      throw new HostError(`user ${this.spec.user} needs a sudo password: give it with -K (--ask-sudo-pass) or --sudo-pass-file, or allow NOPASSWD`)
+    }
+    if (result.code === 124) throw new HostError(`the remote command timed out after ${timeoutSec}s`)
+    return result
+  }
+
+  close(): void {
+    this.link.end()
+    for (const jump of this.ownJumps) jump.end()
+  }
+
+  private async exec(command: string, stdin: string, timeoutSec: number): Promise<Exited> {
     if (this.link.lost) throw new HostError(this.link.lost)
-    const shell = `timeout ${timeoutSec} sh -s`
-    const command = this.spec.user === 'root' ? shell : `sudo -n ${shell}`
     const out: Buffer[] = []
     const err: Buffer[] = []
     let channel: { close(): unknown } | undefined
     let timer: NodeJS.Timeout | undefined
     const exec = this.link.ssh.execCommand(command, {
-      stdin: script,
+      stdin,
       noTrim: true,
       onChannel: (c) => {
         channel = c
@@ -47,17 +76,13 @@ export class SshSession implements Session {
     })
     const lost = this.link.closed.then(() => Promise.reject(new HostError(this.link.lost ?? 'connection lost')))
     try {
-      const result = await Promise.race([exec.catch((e: Error) => Promise.reject(new HostError(this.link.lost ?? `cannot run a command: ${e.message}`))), timedOut, lost])
-      const stderr = Buffer.concat(err).toString()
-      if (/sudo: (a password is required|a terminal is required)/.test(stderr)) {
-        throw new HostError(`user ${this.spec.user} needs passwordless sudo (NOPASSWD) to change the firewall`)
-      }
+      const failed = (e: Error) => Promise.reject(new HostError(this.link.lost ?? `cannot run a command: ${e.message}`))
+      const result = await Promise.race([exec.catch(failed), timedOut, lost])
       if (result.code === null) {
         const why = result.signal ? `the remote command was killed (${result.signal})` : (this.link.lost ?? 'the channel was dropped')
         throw new HostError(`${why} before the command finished`)
       }
-      if (result.code === 124) throw new HostError(`the remote command timed out after ${timeoutSec}s`)
-      return { code: result.code, stdout: Buffer.concat(out).toString(), stderr }
+      return { code: result.code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }
     } catch (error) {
       channel?.close()
       throw error
@@ -66,10 +91,5 @@ export class SshSession implements Session {
       exec.catch(() => {})
       lost.catch(() => {})
     }
-  }
-
-  close(): void {
-    this.link.end()
-    for (const jump of this.ownJumps) jump.end()
   }
 }

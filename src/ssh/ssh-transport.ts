@@ -10,12 +10,19 @@ import { HostKeys } from './host-verifier.ts'
 import { Identities } from './identities.ts'
 import { Link } from './link.ts'
 import { SshSession } from './ssh-session.ts'
+import type { SudoPassword } from './sudo.ts'
 
 export interface SshOptions {
   // StrictHostKeyChecking=accept-new: record unknown keys; changed keys are refused regardless.
   readonly acceptNewHostKeys: boolean
   readonly connectTimeoutMs: number
   readonly commandTimeoutSec: number
+}
+
+// What authenticates a run, read or asked for once per command (see cli/credentials.ts).
+export interface Credentials {
+  readonly identities: Identities
+  readonly sudo?: SudoPassword
 }
 
 export const DEFAULT_SSH_OPTIONS: SshOptions = { acceptNewHostKeys: false, connectTimeoutMs: 15_000, commandTimeoutSec: 120 }
@@ -26,10 +33,14 @@ export class SshTransport {
   private readonly links = new Set<Link>()
   // Read once per run: every host shares the known_hosts file and, usually, the key.
   private readonly hostKeys: HostKeys
-  private readonly identities = new Identities()
+  private readonly identities: Identities
 
-  constructor(private readonly options: SshOptions = DEFAULT_SSH_OPTIONS) {
+  constructor(
+    private readonly options: SshOptions = DEFAULT_SSH_OPTIONS,
+    private readonly credentials: Credentials = { identities: new Identities() },
+  ) {
     this.hostKeys = new HostKeys(options.acceptNewHostKeys)
+    this.identities = credentials.identities
   }
 
   // `fresh`: a new TCP connection (and new jump connections), never a channel of an existing one;
@@ -39,7 +50,7 @@ export class SshTransport {
     const own: Link[] = []
     try {
       const link = await this.reach(spec, connectTimeoutMs, fresh ? own : undefined)
-      return new SshSession(link, spec, this.options.commandTimeoutSec, own)
+      return new SshSession(link, spec, this.options.commandTimeoutSec, this.credentials.sudo, own)
     } catch (error) {
       own.forEach((l) => l.end())
       throw error

@@ -13,8 +13,9 @@ export class Terminal {
     return new Terminal(session)
   }
 
-  screen(): string {
-    return spawnSync('tmux', ['capture-pane', '-p', '-t', this.session], { encoding: 'utf8' }).stdout
+  // What is on the screen; `all`: with everything scrolled off it too.
+  screen(all = false): string {
+    return spawnSync('tmux', ['capture-pane', '-p', ...(all ? ['-S', '-'] : []), '-t', this.session], { encoding: 'utf8' }).stdout
   }
 
   async waitFor(text: string | RegExp, timeoutMs = 30_000): Promise<string> {

@@ -52,6 +52,17 @@ describe('fleet apply --dry-run', () => {
     expect(result.stdout).not.toContain('=== web01')
   })
 
+  it('with a sudo password, shows how it is sent (on stdin, behind the script marker) and never the password', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fleet-sudo-dry-'))
+    const file = path.join(dir, 'pass')
+    writeFileSync(file, 'hunter2-secret\n')
+    const result = await fleet(['apply', '--inventory', EXAMPLE, '--dry-run', '--sudo-pass-file', file, '--limit', 'db01'])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain("admin@10.20.0.21 'sh -c '\\''IFS= read -r p; ")
+    expect(result.stdout).toContain('| sudo -S -p ')
+    expect(result.stdout).not.toContain('hunter2')
+  })
+
   it('--json gives the same as data', async () => {
     const result = await fleet(['apply', '--inventory', EXAMPLE, '--dry-run', '--json'])
     const plan = JSON.parse(result.stdout)
@@ -79,7 +90,7 @@ describe('fleet apply --dry-run', () => {
     const bin = path.join(ROOT, 'bin/fleet.js')
     expect(execFileSync(bin, ['--help'], { encoding: 'utf8' })).toMatch(/apply .*baseline/)
     const help = execFileSync(bin, ['apply', '--help'], { encoding: 'utf8' })
-    for (const option of ['--inventory', '--limit', '--dry-run', '--json', '--concurrency', '--accept-new-host-keys']) {
+    for (const option of ['--inventory', '--limit', '--dry-run', '--json', '--concurrency', '--accept-new-host-keys', '--ask-sudo-pass', '--sudo-pass-file']) {
       expect(help).toContain(option)
     }
     const bad = spawnSync(bin, ['apply', '--inventory', '/nonexistent.yaml', '--dry-run'], { encoding: 'utf8' })
