@@ -28,7 +28,7 @@ export class RunCredentials implements Credentials {
 
   // Everything the hosts of `specs` (and their jump hosts) need that is not read yet.
   async prepare(specs: readonly ConnectSpec[]): Promise<void> {
-    const ask = interactive(this.io) ? askSecret : undefined
+    const ask = canAskSecrets(this.io) ? askSecret : undefined
     if (this.options.askSudoPass && this.options.sudoPassFile !== undefined) {
       throw new InputError('-K (--ask-sudo-pass) and --sudo-pass-file: give one of them')
     }
@@ -60,4 +60,9 @@ export class RunCredentials implements Credentials {
       throw new InputError(`${file !== undefined ? `--sudo-pass-file ${file}` : 'the sudo password'}: ${(error as Error).message}`)
     }
   }
+}
+
+// A terminal to type on. The prompt goes to stderr, so `--json | jq` on a terminal still asks.
+function canAskSecrets(io: Io): boolean {
+  return interactive(io) || (!io.env.CI && Boolean(process.stdin.isTTY && process.stderr.isTTY))
 }
