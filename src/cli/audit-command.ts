@@ -24,7 +24,7 @@ export async function auditCommand(options: AuditOptions, io: Io): Promise<numbe
   const changes = new Map((await loadBaselines(inventory, hosts)).map((b) => [b.host.name, changeOf(b)]))
   const specs = connectSpecs(inventory)
   if (options.dryRun) {
-    writeDryRun(io.out, 'audit', undefined, auditDryRunPlan(changes.values(), specs), options.json)
+    writeDryRun(io.out, 'audit', undefined, auditDryRunPlan(changes.values(), specs, Boolean(options.askSudoPass || options.sudoPassFile)), options.json)
     return EXIT.ok
   }
   const results = await workOnHosts('audit', specs, [...changes.keys()], options, io, (host, session, _open, emit) =>

@@ -6,15 +6,15 @@ import { factsStep } from '../remote/scripts.ts'
 import type { ConnectSpec } from '../ssh/connect-spec.ts'
 import { sshCommand, type DryRunHost } from './dry-run.ts'
 
-export function* auditDryRunPlan(changes: Iterable<Change>, specs: ReadonlyMap<string, ConnectSpec>): Generator<DryRunHost> {
+export function* auditDryRunPlan(changes: Iterable<Change>, specs: ReadonlyMap<string, ConnectSpec>, sudoPassword = false): Generator<DryRunHost> {
   for (const change of changes) {
     const spec = specs.get(change.host.name)!
     const facts = factsStep(change)
     const conntrack = conntrackStep()
     const steps = [
-      { ...facts, title: `${facts.title}  [${sshCommand(spec)}]` },
+      { ...facts, title: `${facts.title}  [${sshCommand(spec, sudoPassword)}]` },
       { ...conntrack, title: `${conntrack.title}  [same connection]` },
     ]
-    yield { host: change.host.name, role: change.host.role, ssh: sshCommand(spec), steps }
+    yield { host: change.host.name, role: change.host.role, ssh: sshCommand(spec, sudoPassword), steps }
   }
 }
