@@ -1,63 +1,66 @@
 // router01 of the seed: a NAT router run semi-stateless. Everything that does not need NAT is
 // marked NOTRACK in the raw table, so conntrack only holds the LAN's outbound egress flows.
 import type { Role } from '../src/roles/types.ts'
-import { inputAllow, inputAllow6 } from './common/input-allow.ts'
 
 const router: Role = {
   description: 'NAT router: untracked web service, masqueraded LAN egress, locked-down FORWARD and INPUT',
 
-  tasks(ctx) {
-    const { iptables, ip6tables, rules, need, sysctl } = ctx
+  tasks({ task, ensure, ports, need, optional, common }) {
     const wan = need('wan.interface')
     const lan = need('lan.interface')
     const publicAddress = need('wan.address')
     const internal = need('internal')
     const egress = need('egress')
     const services = need('services')
-    const untracked = ctx.optional('untracked')?.tcp ?? []
+    const untracked = optional('untracked')?.tcp ?? []
+    // The same services are answered over IPv4 and IPv6.
+    const acceptServices = (program: 'iptables' | 'ip6tables', title: string) =>
+      task(title, async ($) => {
+        if (services.tcp.length > 0) await $`${program} -A INPUT -p tcp -m multiport --dports ${ports(services.tcp)} -j ACCEPT`
+        if (services.udp.length > 0) await $`${program} -A INPUT -p udp -m multiport --dports ${ports(services.udp)} -j ACCEPT`
+      })
 
     return [
-      rules("untrack the router's own web service", [
-        untracked.map((port) => iptables`-t raw -A PREROUTING -d ${publicAddress} -p tcp --dport ${port} -j NOTRACK`),
-        untracked.map((port) => iptables`-t raw -A OUTPUT -s ${publicAddress} -p tcp --sport ${port} -j NOTRACK`),
-      ]),
-      rules('untrack traffic within the internal network', [
-        iptables`-t raw -A PREROUTING -s ${internal} -d ${internal} -j NOTRACK`,
-        iptables`-t raw -A OUTPUT -s ${internal} -d ${internal} -j NOTRACK`,
-      ]),
+      task("untrack the router's own web service", async ($) => {
+        for (const port of untracked) await $`iptables -t raw -A PREROUTING -d ${publicAddress} -p tcp --dport ${port} -j NOTRACK`
+        for (const port of untracked) await $`iptables -t raw -A OUTPUT -s ${publicAddress} -p tcp --sport ${port} -j NOTRACK`
+      }),
+      task('untrack traffic within the internal network', async ($) => {
+        await $`iptables -t raw -A PREROUTING -s ${internal} -d ${internal} -j NOTRACK`
+        await $`iptables -t raw -A OUTPUT -s ${internal} -d ${internal} -j NOTRACK`
+      }),
       // Replies to the LAN's egress come back from the allowed ports; everything else arriving on
       // the WAN is untracked, so it is never de-NATed and the INPUT/FORWARD drops catch it.
-      rules('untrack inbound internet traffic that is not a reply to allowed egress', [
-        egress.tcp.length > 0
-          ? iptables`-t raw -A PREROUTING -i ${wan} -p tcp -m multiport ! --sports ${egress.tcp} -j NOTRACK`
-          : iptables`-t raw -A PREROUTING -i ${wan} -p tcp -j NOTRACK`,
-        egress.udp.length > 0
-          ? iptables`-t raw -A PREROUTING -i ${wan} -p udp -m multiport ! --sports ${egress.udp} -j NOTRACK`
-          : iptables`-t raw -A PREROUTING -i ${wan} -p udp -j NOTRACK`,
-      ]),
-      rules('masquerade the LAN going out to the internet', [
-        iptables`-t nat -A POSTROUTING -o ${wan} -j MASQUERADE`,
-      ]),
-      rules('forward only LAN egress and its replies', [
-        iptables`-A FORWARD -m state --state RELATED,ESTABLISHED -j ACCEPT`,
-        iptables`-A FORWARD -i ${lan} -o ${wan} -j ACCEPT`,
-        iptables`-A FORWARD -j DROP`,
-      ]),
-      rules('accept the services the router exposes', [
-        services.tcp.length > 0 ? [iptables`-A INPUT -p tcp -m multiport --dports ${services.tcp} -j ACCEPT`] : [],
-        services.udp.length > 0 ? [iptables`-A INPUT -p udp -m multiport --dports ${services.udp} -j ACCEPT`] : [],
-      ]),
-      inputAllow(ctx, wan),
-      rules('drop everything else', [iptables`-A INPUT -j DROP`]),
-      sysctl('net.ipv4.ip_forward', 1),
+      task('untrack inbound internet traffic that is not a reply to allowed egress', async ($) => {
+        if (egress.tcp.length > 0) await $`iptables -t raw -A PREROUTING -i ${wan} -p tcp -m multiport ! --sports ${ports(egress.tcp)} -j NOTRACK`
+        else await $`iptables -t raw -A PREROUTING -i ${wan} -p tcp -j NOTRACK`
+        if (egress.udp.length > 0) await $`iptables -t raw -A PREROUTING -i ${wan} -p udp -m multiport ! --sports ${ports(egress.udp)} -j NOTRACK`
+        else await $`iptables -t raw -A PREROUTING -i ${wan} -p udp -j NOTRACK`
+      }),
+      task('masquerade the LAN going out to the internet', async ($) => {
+        await $`iptables -t nat -A POSTROUTING -o ${wan} -j MASQUERADE`
+      }),
+      task('forward only LAN egress and its replies', async ($) => {
+        await $`iptables -A FORWARD -m state --state RELATED,ESTABLISHED -j ACCEPT`
+        await $`iptables -A FORWARD -i ${lan} -o ${wan} -j ACCEPT`
+        await $`iptables -A FORWARD -j DROP`
+      }),
+      acceptServices('iptables', 'accept the services the router exposes'),
+      common.inputAllow(wan),
+      task('drop everything else', async ($) => {
+        await $`iptables -A INPUT -j DROP`
+      }),
+      task('set net.ipv4.ip_forward = 1', async ($) => {
+        await ensure({ check: $`sysctl -n net.ipv4.ip_forward`, want: '1', run: $`sysctl -q -w net.ipv4.ip_forward=1` })
+      }),
 
       // IPv6: the same services and shared rules; nothing is forwarded unless a role says so.
-      rules('accept the services the router exposes (IPv6)', [
-        services.tcp.length > 0 ? [ip6tables`-A INPUT -p tcp -m multiport --dports ${services.tcp} -j ACCEPT`] : [],
-        services.udp.length > 0 ? [ip6tables`-A INPUT -p udp -m multiport --dports ${services.udp} -j ACCEPT`] : [],
-      ]),
-      inputAllow6(ctx, wan),
-      rules('drop everything else (IPv6)', [ip6tables`-A INPUT -j DROP`, ip6tables`-A FORWARD -j DROP`]),
+      acceptServices('ip6tables', 'accept the services the router exposes (IPv6)'),
+      common.inputAllow6(wan),
+      task('drop everything else (IPv6)', async ($) => {
+        await $`ip6tables -A INPUT -j DROP`
+        await $`ip6tables -A FORWARD -j DROP`
+      }),
     ]
   },
 }

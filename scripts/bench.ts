@@ -87,24 +87,22 @@ function buildLab(n: number): BenchHost[] {
 
 // A bench server is an internal server that also accepts its services from anywhere (the WAN
 // servers are reached directly), so variants A and B of the inventory differ on every host.
-const BENCH_ROLE = `import { inputAllow, inputAllow6 } from '${ROOT}/roles/common/input-allow.ts'
-export default {
+const BENCH_ROLE = `export default {
   description: 'internal server that also serves its services to anyone (bench)',
-  tasks(ctx) {
-    const { iptables, ip6tables, rules, need } = ctx
+  tasks({ task, need, ports, common }) {
     const services = need('services').tcp
     const internal = need('internal')
     return [
-      rules('untrack traffic within the internal network', [
-        iptables\`-t raw -A PREROUTING -s \${internal} -d \${internal} -j NOTRACK\`,
-        iptables\`-t raw -A OUTPUT -s \${internal} -d \${internal} -j NOTRACK\`,
-      ]),
-      rules('services', [iptables\`-A INPUT -p tcp -m multiport --dports \${services} -j ACCEPT\`]),
-      inputAllow(ctx, need('interface')),
-      rules('drop everything else', [iptables\`-A INPUT -j DROP\`]),
-      rules('services (IPv6)', [ip6tables\`-A INPUT -p tcp -m multiport --dports \${services} -j ACCEPT\`]),
-      inputAllow6(ctx, need('interface')),
-      rules('drop everything else (IPv6)', [ip6tables\`-A INPUT -j DROP\`]),
+      task('untrack traffic within the internal network', async ($) => {
+        await $\`iptables -t raw -A PREROUTING -s \${internal} -d \${internal} -j NOTRACK\`
+        await $\`iptables -t raw -A OUTPUT -s \${internal} -d \${internal} -j NOTRACK\`
+      }),
+      task('services', async ($) => void (await $\`iptables -A INPUT -p tcp -m multiport --dports \${ports(services)} -j ACCEPT\`)),
+      common.inputAllow(need('interface')),
+      task('drop everything else', async ($) => void (await $\`iptables -A INPUT -j DROP\`)),
+      task('services (IPv6)', async ($) => void (await $\`ip6tables -A INPUT -p tcp -m multiport --dports \${ports(services)} -j ACCEPT\`)),
+      common.inputAllow6(need('interface')),
+      task('drop everything else (IPv6)', async ($) => void (await $\`ip6tables -A INPUT -j DROP\`)),
     ]
   },
 }

@@ -5,20 +5,23 @@ import type { Role } from './roles/types.ts'
 
 export type {
   CommandTask,
+  CommonTasks,
   Family,
-  IptablesValue,
   NetworkKey,
   NetworkKeys,
   Role,
   RoleContext,
+  RoleShell,
+  RoleTask,
   RulesetLine,
-  RulesetTask,
+  Setting,
   Table,
-  Task,
+  TaskBody,
 } from './roles/types.ts'
 export type { PortSet } from './inventory/types.ts'
 // The INPUT rules every host carries (the seed's shared allow list), for a role of your own to
-// include before its final DROP as the shipped roles do.
+// include before its final DROP as the shipped roles do: `inputAllow(ctx, 'eth0')`, the same as
+// `ctx.common.inputAllow('eth0')`.
 export { inputAllow, inputAllow6 } from '../roles/common/input-allow.ts'
 
 // Checks a role's shape where it is written (also in a .js role, through the editor).

@@ -1,13 +1,12 @@
 // Everything a command needs before it touches a host: the inventory, its roles, the selected
 // hosts and their baselines. Any problem here is bad input (exit 2), found before any connection.
 import { readFileSync } from 'node:fs'
-import { pathToFileURL } from 'node:url'
 import { InputError, InputErrors } from '../inventory/errors.ts'
 import { loadInventory } from '../inventory/load.ts'
 import type { HostSpec, Inventory } from '../inventory/types.ts'
 import { declaredChains, preserveWithRoleChains } from '../plan/preserve.ts'
 import { baselineOf, type Baseline } from '../roles/baseline.ts'
-import { loadRoles, roleFileOf } from '../roles/load.ts'
+import { loadRoles } from '../roles/load.ts'
 import { globToRegExp } from '../shell/glob.ts'
 
 export function readInventory(file: string): Inventory {
@@ -55,10 +54,12 @@ export async function loadBaselines(inventory: Inventory, hosts: readonly HostSp
   for (const host of hosts) {
     const role = roles.get(host.role)!
     try {
-      baselines.push(withRoleChains(baselineOf(host, role)))
+      baselines.push(withRoleChains(await baselineOf(host, role)))
     } catch (error) {
+      // A role's own faults come as InputError, naming its file (roles/baseline.ts).
       if (error instanceof InputErrors) errors.push(...error.errors)
-      else errors.push(error instanceof InputError ? error : roleFault(error, host, roleFileOf(role)))
+      else if (error instanceof InputError) errors.push(error)
+      else throw error
     }
   }
   if (errors.length > 0) throw new InputErrors(errors)
@@ -70,31 +71,4 @@ function withRoleChains(baseline: Baseline): Baseline {
   const chains = [baseline.document, baseline.document6 ?? ''].flatMap(declaredChains)
   const preserve = preserveWithRoleChains(baseline.host, chains)
   return preserve === baseline.host.preserve ? baseline : { ...baseline, host: { ...baseline.host, preserve } }
-}
-
-// A role that throws, or returns what fleet cannot use, is the user's input: it names the role's
-// file, and the line in it when the error came from there and the trace says where.
-function roleFault(error: unknown, host: HostSpec, file: string | undefined): InputError {
-  const about = `role ${host.role} for host ${host.name}`
-  if (!(error instanceof Error)) return new InputError(`${about}: threw ${JSON.stringify(error) ?? String(error)}`, file ?? host.roleWhere)
-  const message = `${error.name}: ${error.message.split('\n')[0]}`
-  const frame = file !== undefined ? frameIn(error.stack ?? '', file) : undefined
-  if (frame === undefined) return new InputError(`${about}: returned something fleet cannot use (${message})`, file ?? host.roleWhere)
-  return new InputError(`${about}: threw ${message}`, frame.line !== undefined ? `${file}:${frame.line}` : file)
-}
-
-// Whether the stack trace passes through `file`, and at which "line:col" when it says so. Without
-// source maps (tsx's in-memory module: a `?tsx-namespace=` URL, or a data: URL naming the file as
-// `filePath=` when it compiled the role to CommonJS) the positions are the compiled code's: the
-// file without a line then.
-function frameIn(stack: string, file: string): { line?: string } | undefined {
-  for (const name of [file, pathToFileURL(file).href]) {
-    const pos = new RegExp(`${escapeRegExp(name)}(\\?[^:\\s)]*)?:(\\d+:\\d+)`).exec(stack)
-    if (pos) return pos[1] ? {} : { line: pos[2]! }
-  }
-  return stack.includes(`filePath=${encodeURIComponent(file)}`) ? {} : undefined
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }

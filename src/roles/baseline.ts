@@ -1,15 +1,22 @@
-// host + role -> the host's baseline: its ruleset document and the other tasks it needs.
-// Pure: the role module is already loaded.
+// host + role -> the host's baseline: its ruleset documents and the host settings it needs.
+// The role's task bodies run against a recording `$` (recording-shell.ts): nothing is executed,
+// iptables/ip6tables commands become ruleset lines, ensure() settings become checked commands.
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { InputError } from '../inventory/errors.ts'
 import type { HostSpec } from '../inventory/types.ts'
 import { buildRuleset, renderRestoreDocument, type Ruleset } from '../render/ruleset.ts'
-import { NETWORK_KEY_MEANING, roleContext } from './context.ts'
-import { RoleError } from './iptables-line.ts'
-import type { CommandTask, Role, RulesetTask } from './types.ts'
+import { checkSpliceable, ShellSyntaxError } from '../shell/words.ts'
+import { NETWORK_KEY_MEANING, roleContext, type BuiltContext } from './context.ts'
+import { commandWords, parseIptablesWords, PROGRAMS, RoleError } from './iptables-line.ts'
+import type { LoadedRole } from './load.ts'
+import { record, type Recorded } from './recording-shell.ts'
+import type { CommandTask, RoleTask, RulesetLine, Setting } from './types.ts'
 
 export interface Baseline {
   readonly host: HostSpec
-  readonly ruleTasks: readonly RulesetTask[]
+  // The role's task titles, in order: what the dry run and the progress display show.
+  readonly tasks: readonly string[]
   readonly ruleset: Ruleset
   // The iptables-restore input for the whole ruleset: what apply loads in one transaction.
   readonly document: string
@@ -18,43 +25,194 @@ export interface Baseline {
   readonly commands: readonly CommandTask[]
 }
 
-export function baselineOf(host: HostSpec, role: Role): Baseline {
-  const { ctx, missing } = roleContext(host)
-  let tasks
+interface TaskResult {
+  readonly lines: RulesetLine[]
+  readonly commands: CommandTask[]
+}
+
+interface Evaluated {
+  readonly titles: readonly string[]
+  readonly lines: readonly RulesetLine[]
+  readonly commands: readonly CommandTask[]
+}
+
+// A role is a function of its context: hosts with the same network values (and a role that does
+// not look at ctx.host) get the same tasks, so 500 alike servers cost one evaluation.
+const evaluated = new WeakMap<LoadedRole, Map<string, Evaluated>>()
+
+async function evaluate(host: HostSpec, loaded: LoadedRole): Promise<Evaluated> {
+  const key = JSON.stringify(host.network)
+  const cache = evaluated.get(loaded) ?? new Map<string, Evaluated>()
+  evaluated.set(loaded, cache)
+  const known = cache.get(key)
+  if (known) return known
+  const built = roleContext(host, loaded.common)
+  const titles: string[] = []
+  const lines: RulesetLine[] = []
+  const commands: CommandTask[] = []
+  let failure: InputError | undefined
   try {
-    tasks = role.tasks(ctx)
+    for (const task of roleTasks(built, loaded, host)) {
+      titles.push(task.title)
+      const result = await runTask(task, built, loaded, host)
+      lines.push(...result.lines)
+      commands.push(...result.commands)
+    }
   } catch (error) {
-    throw asInputError(error, host)
+    if (!(error instanceof InputError)) throw error
+    failure = error
   }
-  if (missing.size > 0) {
-    const list = [...missing].map((k) => `network.${k} (${NETWORK_KEY_MEANING[k]})`).join(', ')
+  if (failure) throw failure
+  if (built.missing.size > 0) {
+    const list = [...built.missing].map((k) => `network.${k} (${NETWORK_KEY_MEANING[k]})`).join(', ')
     throw new InputError(
       `host ${host.name}: role ${host.role} needs ${list}; set it under hosts.${host.name}.network or defaults.network`,
       host.where,
     )
   }
-  const ruleTasks = tasks.filter((t): t is RulesetTask => t.kind === 'ruleset')
-  const lines = ruleTasks.flatMap((t) => t.lines)
+  const result = { titles, lines, commands }
+  if (!built.readsHost()) cache.set(key, result)
+  return result
+}
+
+export async function baselineOf(host: HostSpec, loaded: LoadedRole): Promise<Baseline> {
+  const { titles, lines, commands } = await evaluate(host, loaded)
   const lines6 = lines.filter((l) => l.family === 'ipv6')
   let ruleset, ruleset6
   try {
     ruleset = buildRuleset(lines.filter((l) => l.family === 'ipv4'))
     ruleset6 = lines6.length > 0 ? buildRuleset(lines6) : undefined
   } catch (error) {
-    throw asInputError(error, host)
+    throw roleFailure(error, loaded.file, undefined, host)
   }
   const header = `fleet baseline for ${host.name} (role ${host.role})`
   return {
     host,
-    ruleTasks,
+    tasks: titles,
     ruleset,
     document: renderRestoreDocument(ruleset, header),
     ...(ruleset6 && { document6: renderRestoreDocument(ruleset6, `${header}, IPv6`) }),
-    commands: tasks.filter((t): t is CommandTask => t.kind === 'command'),
+    commands,
   }
 }
 
-function asInputError(error: unknown, host: HostSpec): Error {
-  if (error instanceof RoleError) return new InputError(`role ${host.role} for host ${host.name}: ${error.message}`, host.roleWhere)
-  return error as Error
+function isRoleTask(value: unknown): value is RoleTask {
+  return typeof value === 'object' && value !== null && typeof (value as RoleTask).body === 'function' && (value as RoleTask).madeAt instanceof Error
+}
+
+function roleTasks(built: BuiltContext, loaded: LoadedRole, host: HostSpec): RoleTask[] {
+  let tasks
+  try {
+    tasks = loaded.role.tasks(built.ctx)
+    if (!Array.isArray(tasks)) throw new RoleError(`returned something fleet cannot use (tasks(ctx) returns a list of ctx.task(title, async ($) => { ... }), got ${describe(tasks)})`)
+  } catch (error) {
+    throw roleFailure(error, locate(error, loaded.file), undefined, host)
+  }
+  const flat = tasks.flat() as unknown[]
+  const odd = flat.find((t) => !isRoleTask(t))
+  if (odd !== undefined) {
+    throw roleFailure(new RoleError(`returned something fleet cannot use (tasks made with ctx.task(title, async ($) => { ... }), got ${describe(odd)})`), loaded.file, undefined, host)
+  }
+  return flat as RoleTask[]
+}
+
+async function runTask(task: RoleTask, built: BuiltContext, loaded: LoadedRole, host: HostSpec): Promise<TaskResult> {
+  built.running.settings = []
+  try {
+    const recorder = await record(task.body)
+    return placeCommands(recorder.commands, built.running.settings, task.title)
+  } catch (error) {
+    const where = error instanceof RoleError ? locate(task.madeAt, loaded.file) : locate(error, locate(task.madeAt, loaded.file))
+    throw roleFailure(error, where, task.title, host)
+  } finally {
+    built.running.settings = null
+  }
+}
+
+// Each recorded command is either one of an ensure()'s two commands or an iptables line.
+function placeCommands(recorded: readonly Recorded[], settings: readonly Setting[], title: string): TaskResult {
+  const claimed = new Set<Recorded>()
+  const commands = settings.map((setting): CommandTask => {
+    const [check, run] = [commandOf(setting.check, 'check', recorded), commandOf(setting.run, 'run', recorded)]
+    claimed.add(check).add(run)
+    return { kind: 'command', title: setting.title ?? title, check: check.text, want: wantOf(setting.want), run: run.text }
+  })
+  const lines = recorded
+    .filter((r) => !claimed.has(r))
+    .map((r) => {
+      const program = /^(\S+)/.exec(r.text)?.[1] ?? ''
+      const family = PROGRAMS[program]
+      if (family === undefined) {
+        throw new RoleError(
+          `"${r.text}" is neither an iptables/ip6tables line nor a host setting; a setting is ensure({ check: $\`...\`, want, run: $\`...\` }) (fleet runs nothing a role writes on this machine)`,
+        )
+      }
+      return parseIptablesWords(commandWords(r.text).slice(1), family, r.text)
+    })
+  return { lines, commands }
+}
+
+function commandOf(value: unknown, name: 'check' | 'run', recorded: readonly Recorded[]): Recorded {
+  const signal = (value as { signal?: unknown } | null)?.signal
+  const found = signal !== undefined ? recorded.find((r) => r.signal === signal) : undefined
+  if (found === undefined) throw new RoleError(`ensure({ ${name} }) takes a command written with this task's $: ${name}: $\`...\``)
+  try {
+    checkSpliceable(found.text)
+  } catch (error) {
+    if (error instanceof ShellSyntaxError) throw new RoleError(`ensure({ ${name} }): ${error.message} in: ${found.text}`)
+    throw error
+  }
+  return found
+}
+
+function wantOf(want: unknown): string {
+  const text = typeof want === 'number' ? String(want) : want
+  if (typeof text !== 'string' || text !== text.trim() || text.includes('\n') || text === '') {
+    throw new RoleError(`ensure({ want }) is the value check prints, one line without surrounding blanks; got ${JSON.stringify(want)}`)
+  }
+  return text
+}
+
+function describe(value: unknown): string {
+  const text = JSON.stringify(value)
+  return text === undefined ? String(value) : text.length > 60 ? `${text.slice(0, 60)}...` : text
+}
+
+const FLEET_CODE = fileURLToPath(new URL('..', import.meta.url))
+
+// Where in role code (not fleet's own, not a dependency's) an error was made: file:line:col from
+// the stack, or only the file when tsx ran the role as transformed code without a usable line.
+function locate(error: unknown, fallback: string): string {
+  const stack = error instanceof Error ? (error.stack ?? '') : ''
+  for (const frame of stack.split('\n').slice(1)) {
+    const place = framePlace(frame)
+    if (place === undefined || place.file.startsWith(FLEET_CODE) || place.file.includes('/node_modules/')) continue
+    return shown(place.file) + (place.line ?? '')
+  }
+  return fallback
+}
+
+function framePlace(frame: string): { file: string; line?: string } | undefined {
+  const transformed = /[?&]filePath=([^?&:]+)/.exec(frame)
+  if (transformed) return { file: decodeURIComponent(transformed[1]!).replace(/\?namespace=.*$/, '') }
+  const m = /(?:\(|at )((?:file:\/\/)?\/[^\s()?]+)(\?[^\s():]*)?:(\d+):(\d+)\)?$/.exec(frame.trim())
+  if (!m) return undefined
+  const file = m[1]!.startsWith('file://') ? fileURLToPath(m[1]!) : m[1]!
+  // A query (tsx's in-memory module) means the positions are the compiled code's.
+  return m[2] ? { file } : { file, line: `:${m[3]}:${m[4]}` }
+}
+
+function shown(file: string): string {
+  const relative = path.relative(process.cwd(), file)
+  return relative.startsWith('..') ? file : relative
+}
+
+// One line: where (the role file, and the line when the trace says), the role and host, the task,
+// and what went wrong: a fault of the role's own code, or something fleet cannot place.
+function roleFailure(error: unknown, where: string, task: string | undefined, host: HostSpec): Error {
+  if (error instanceof InputError) return error
+  const about = `role ${host.role} for host ${host.name}: ${task !== undefined ? `task "${task}"` : ''}`
+  if (error instanceof RoleError) return new InputError(`${about}${task !== undefined ? ': ' : ''}${error.message}`, where)
+  const what = error instanceof Error ? `${error.name}: ${error.message.split('\n')[0]}` : (JSON.stringify(error) ?? String(error))
+  return new InputError(`${about}${task !== undefined ? ' ' : ''}threw ${what}`, where)
 }

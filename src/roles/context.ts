@@ -1,9 +1,8 @@
-// The RoleContext a role's tasks() receives for one host: its network values, and the builders
-// for rules and host commands.
+// The RoleContext a role's tasks() receives for one host: its network values, and what a role
+// uses to write tasks (task, ensure, ports, the shared tasks of roles/common/).
 import type { HostSpec, NetworkValues } from '../inventory/types.ts'
-import { sh } from '../shell/quote.ts'
-import { ip6tables, iptables, RoleError } from './iptables-line.ts'
-import type { CommandTask, NetworkKey, NetworkKeys, RoleContext, RulesetLine, RulesetTask } from './types.ts'
+import { RoleError } from './iptables-line.ts'
+import type { CommonModule, CommonTasks, NetworkKey, NetworkKeys, RoleContext, RoleTask, Setting, TaskBody } from './types.ts'
 
 // What each value means, in the words of the seed: shown when a role needs a value that is missing.
 export const NETWORK_KEY_MEANING: Record<NetworkKey, string> = {
@@ -43,19 +42,37 @@ const PLACEHOLDER: NetworkKeys = {
   untracked: { tcp: [0], udp: [0] },
 }
 
+const MULTIPORT_MAX = 15
+
+// zx joins an interpolated array with spaces; multiport wants "22,80,443".
+export function ports(list: readonly number[]): string {
+  if (list.length === 0) throw new RoleError('empty port list (guard the rule with a length check)')
+  if (list.length > MULTIPORT_MAX) throw new RoleError(`multiport takes at most ${MULTIPORT_MAX} ports, got ${list.length}`)
+  const bad = list.find((p) => !Number.isInteger(p) || p < 0 || p > 65535)
+  if (bad !== undefined) throw new RoleError(`not a port: ${JSON.stringify(bad)}`)
+  return list.join(',')
+}
+
 export interface BuiltContext {
   readonly ctx: RoleContext
   // Values the role asked for with need() that the inventory does not give.
   readonly missing: ReadonlySet<NetworkKey>
+  // ensure() calls of the task running now (null between tasks); the runner takes them after
+  // each task.
+  readonly running: { settings: Setting[] | null }
+  // Whether the role looked at ctx.host: if not, its tasks depend only on the network values.
+  readonly readsHost: () => boolean
 }
 
-const SYSCTL_KEY = /^[a-z0-9_]+(\.[a-z0-9_-]+)+$/
-const SYSCTL_VALUE = /^[A-Za-z0-9 ._-]+$/
-
-export function roleContext(host: HostSpec): BuiltContext {
+export function roleContext(host: HostSpec, common: CommonModule): BuiltContext {
   const missing = new Set<NetworkKey>()
+  const running: { settings: Setting[] | null } = { settings: null }
+  let readsHost = false
   const ctx: RoleContext = {
-    host: { name: host.name, ...(host.address !== undefined && { address: host.address }) },
+    get host() {
+      readsHost = true
+      return { name: host.name, ...(host.address !== undefined && { address: host.address }) }
+    },
     need<K extends NetworkKey>(key: K): NetworkKeys[K] {
       const value = lookup(host.network, key) as NetworkKeys[K] | undefined
       if (value !== undefined) return value
@@ -63,25 +80,20 @@ export function roleContext(host: HostSpec): BuiltContext {
       return PLACEHOLDER[key]
     },
     optional: <K extends NetworkKey>(key: K) => lookup(host.network, key) as NetworkKeys[K] | undefined,
-    iptables,
-    ip6tables,
-    rules(title: string, lines: readonly (RulesetLine | readonly RulesetLine[])[]): RulesetTask {
-      return { kind: 'ruleset', title, lines: lines.flat() as RulesetLine[] }
+    task: (title: string, body: TaskBody): RoleTask => {
+      if (typeof title !== 'string' || title.trim() === '') throw new RoleError('a task needs a title: task(title, async ($) => { ... })')
+      if (typeof body !== 'function') throw new RoleError(`task "${title}" needs a body: task(title, async ($) => { ... })`)
+      return { title, body, madeAt: new Error() }
     },
-    sysctl(key: string, value: string | number): CommandTask {
-      if (!SYSCTL_KEY.test(key) || !SYSCTL_VALUE.test(String(value))) {
-        throw new RoleError(`invalid sysctl ${JSON.stringify(key)}=${JSON.stringify(value)}`)
-      }
-      return {
-        kind: 'command',
-        title: `set ${key} = ${value}`,
-        check: sh`sysctl -n ${key}`,
-        want: String(value),
-        run: sh`sysctl -q -w ${`${key}=${value}`}`,
-      }
+    ensure: (setting: Setting) => {
+      if (running.settings === null) throw new RoleError('ensure() belongs inside a task body: task(title, async ($) => { await ensure({ ... }) })')
+      running.settings.push(setting)
+      return Promise.resolve()
     },
-    sh,
-    command: (task) => ({ kind: 'command', ...task }),
+    ports,
+    common: Object.fromEntries(
+      Object.entries(common).map(([name, make]) => [name, (...args: unknown[]) => (make as (c: RoleContext, ...a: unknown[]) => RoleTask)(ctx, ...args)]),
+    ) as unknown as CommonTasks,
   }
-  return { ctx, missing }
+  return { ctx, missing, running, readsHost: () => readsHost }
 }

@@ -1,49 +1,42 @@
-// The `iptables` tagged template: turns one iptables command, as an administrator would type it,
-// into a RulesetLine. Only whole-ruleset commands make sense in a baseline: -A (append, in the
-// role's order), -P (builtin chain policy) and -N (user chain).
-import type { Family, IptablesValue, RulesetLine, Table } from './types.ts'
+// One iptables command, as an administrator types it, read into a RulesetLine. Only
+// whole-ruleset commands make sense in a baseline: -A (append, in the role's order), -P (builtin
+// chain policy) and -N (user chain).
+import { ShellSyntaxError, simpleCommandWords } from '../shell/words.ts'
+import type { Family, RulesetLine, Table } from './types.ts'
 
 export class RoleError extends Error {}
 
 const TABLES: readonly Table[] = ['raw', 'mangle', 'nat', 'filter']
-const SAFE_VALUE = /^[A-Za-z0-9._:/,+@-]+$/
 const CHAIN_NAME = /^[A-Za-z0-9_.-]{1,28}$/
-const MULTIPORT_MAX = 15
+// iptables-restore reads double quotes and nothing else: these it cannot carry inside a word.
+const UNCARRIABLE = /["\\\x00-\x08\x0a-\x1f\x7f]/
 
-function valueText(value: IptablesValue): string {
-  if (typeof value === 'number') return String(value)
-  if (typeof value === 'string') {
-    if (!SAFE_VALUE.test(value)) throw new RoleError(`unsafe value in an iptables rule: ${JSON.stringify(value)}`)
-    return value
-  }
-  if (value.length === 0) throw new RoleError('empty port list in an iptables rule (guard the rule with a length check)')
-  if (value.length > MULTIPORT_MAX) throw new RoleError(`multiport takes at most ${MULTIPORT_MAX} ports, got ${value.length}`)
-  return value.map(String).join(',')
-}
+export const PROGRAMS: Readonly<Record<string, Family>> = { iptables: 'ipv4', ip6tables: 'ipv6' }
 
-// Splits on whitespace, keeping "double quoted" words (comments) whole. Values were checked to be
-// free of spaces and quotes, so they can be spliced in before splitting.
-export function tokenize(text: string): string[] {
-  const tokens: string[] = []
-  const re = /"([^"]*)"|(\S+)/g
-  for (const m of text.matchAll(re)) tokens.push(m[1] ?? m[2] ?? '')
-  return tokens
-}
-
-function template(family: Family) {
-  return (strings: TemplateStringsArray, ...values: IptablesValue[]): RulesetLine => {
-    let text = strings[0] ?? ''
-    values.forEach((v, i) => (text += valueText(v) + (strings[i + 1] ?? '')))
-    return parseIptables(text, family)
+// The words of a recorded shell command, or a RoleError saying why it has no fixed words.
+export function commandWords(text: string): string[] {
+  try {
+    return simpleCommandWords(text)
+  } catch (error) {
+    if (error instanceof ShellSyntaxError) throw new RoleError(`${error.message} in: ${text}`)
+    throw error
   }
 }
 
-export const iptables = template('ipv4')
-export const ip6tables = template('ipv6')
-
+// `text` is a whole command ("iptables -A ...") or its arguments ("-A ...").
 export function parseIptables(text: string, family: Family = 'ipv4'): RulesetLine {
-  const tokens = tokenize(text)
-  if (tokens[0] === 'iptables' || tokens[0] === 'ip6tables') tokens.shift()
+  const words = commandWords(text)
+  const program = words[0] !== undefined ? PROGRAMS[words[0]] : undefined
+  if (program !== undefined) words.shift()
+  return parseIptablesWords(words, program ?? family, text)
+}
+
+export function parseIptablesWords(words: readonly string[], family: Family, text: string): RulesetLine {
+  const bad = words.find((w) => UNCARRIABLE.test(w))
+  if (bad !== undefined) {
+    throw new RoleError(`iptables-restore cannot carry the value ${JSON.stringify(bad)} (a double quote, backslash or control character): ${text}`)
+  }
+  const tokens = [...words]
   let table: Table = 'filter'
   const t = tokens.indexOf('-t')
   if (t !== -1) {

@@ -6,8 +6,9 @@ import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { InputError, InputErrors } from '../inventory/errors.ts'
 import type { Inventory } from '../inventory/types.ts'
+import * as commonTasks from '../../roles/common/input-allow.ts'
 import { mapFleetImports } from './fleet-imports.ts'
-import type { Role } from './types.ts'
+import type { CommonModule, Role } from './types.ts'
 
 export const BUILTIN_ROLES_DIR = fileURLToPath(new URL('../../roles/', import.meta.url))
 const EXTENSIONS = ['.ts', '.mjs', '.js']
@@ -45,16 +46,18 @@ async function importModule(file: string): Promise<unknown> {
   return tsImport(pathToFileURL(file).href, import.meta.url)
 }
 
-// The file each loaded role came from, for errors found when it runs.
-const roleFiles = new WeakMap<Role, string>()
-
-export function roleFileOf(role: Role): string | undefined {
-  return roleFiles.get(role)
-}
-
 function isRole(value: unknown): value is Role {
   return typeof value === 'object' && value !== null && typeof (value as Role).tasks === 'function'
 }
+
+// A role with what its context hands it at run time: the shared tasks of fleet's roles/common/.
+export interface LoadedRole {
+  readonly role: Role
+  readonly file: string
+  readonly common: CommonModule
+}
+
+const COMMON: CommonModule = { inputAllow: commonTasks.inputAllow, inputAllow6: commonTasks.inputAllow6 }
 
 async function loadRoleFile(file: string): Promise<Role> {
   let mod: { default?: unknown }
@@ -68,14 +71,13 @@ async function loadRoleFile(file: string): Promise<Role> {
   if (!isRole(role)) {
     throw new InputError('a role file must `export default { description, tasks(ctx) { ... } }`', file)
   }
-  roleFiles.set(role, file)
   return role
 }
 
 // Loads every role the inventory names; reports each unknown role at the host that names it.
-export async function loadRoles(inventory: Inventory): Promise<Map<string, Role>> {
+export async function loadRoles(inventory: Inventory): Promise<Map<string, LoadedRole>> {
   const dirs = roleSearchPath(inventory)
-  const roles = new Map<string, Role>()
+  const roles = new Map<string, LoadedRole>()
   const unknown = new Set<string>()
   const errors: InputError[] = []
   for (const host of inventory.hosts) {
@@ -91,7 +93,7 @@ export async function loadRoles(inventory: Inventory): Promise<Map<string, Role>
       )
       continue
     }
-    roles.set(host.role, await loadRoleFile(file))
+    roles.set(host.role, { role: await loadRoleFile(file), file, common: COMMON })
   }
   if (errors.length > 0) throw new InputErrors(errors)
   return roles

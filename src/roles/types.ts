@@ -1,5 +1,7 @@
-// What a role file sees and returns. Role files import these types only (`import type`), so a role
-// is plain data plus a function and loads without any of fleet's runtime code.
+// What a role file sees and returns. Role files import these types only (`import type`): what a
+// role uses at run time (task, ensure, ports, the shared tasks) reaches it through its context,
+// so a role file next to the user's inventory works wherever fleet is installed.
+import type { ProcessPromise, Shell } from 'zx/core'
 import type { PortSet } from '../inventory/types.ts'
 
 export type Table = 'raw' | 'mangle' | 'nat' | 'filter'
@@ -14,14 +16,8 @@ export type RulesetLine = { readonly family: Family } & (
   | { readonly kind: 'chain'; readonly table: Table; readonly chain: string }
 )
 
-export interface RulesetTask {
-  readonly kind: 'ruleset'
-  readonly title: string
-  readonly lines: readonly RulesetLine[]
-}
-
 // A host setting outside netfilter: `check` prints the current value; when it differs from `want`,
-// `run` sets it. Both are complete, already-quoted shell commands.
+// `run` sets it. Both are complete, already-quoted shell commands, one command line each.
 export interface CommandTask {
   readonly kind: 'command'
   readonly title: string
@@ -29,8 +25,6 @@ export interface CommandTask {
   readonly want: string
   readonly run: string
 }
-
-export type Task = RulesetTask | CommandTask
 
 // The network values a role can ask for, and their types.
 export interface NetworkKeys {
@@ -46,7 +40,36 @@ export interface NetworkKeys {
 }
 export type NetworkKey = keyof NetworkKeys
 
-export type IptablesValue = string | number | readonly number[]
+// zx's own `$`, recording: `iptables`/`ip6tables` commands become lines of the host's ruleset,
+// other commands are only allowed inside ensure(). Nothing runs on the operator's machine.
+export type RoleShell = Shell
+
+export type TaskBody = ($: RoleShell) => Promise<void> | void
+
+// A titled step of a role, as the dry run and the progress display show it.
+export interface RoleTask {
+  readonly title: string
+  readonly body: TaskBody
+  // Where the role made it (an Error whose stack is read only to report a role error).
+  readonly madeAt: Error
+}
+
+// A host setting: `check` prints the current value, `run` sets it when it is not `want`.
+export interface Setting {
+  readonly check: ProcessPromise
+  readonly want: string | number
+  readonly run: ProcessPromise
+  // Defaults to the task's title.
+  readonly title?: string
+}
+
+// The tasks every role shares (fleet's roles/common/), bound to the host.
+export interface CommonTasks {
+  // The seed's INPUT allow rules: replies on `external`, icmp, loopback, the internal network.
+  inputAllow(external: string): RoleTask
+  // The same intent for IPv6: replies, ICMPv6, loopback, the internal prefix when given.
+  inputAllow6(external: string): RoleTask
+}
 
 export interface RoleContext {
   readonly host: { readonly name: string; readonly address?: string }
@@ -55,19 +78,19 @@ export interface RoleContext {
   need<K extends NetworkKey>(key: K): NetworkKeys[K]
   // Present-or-undefined, for values a role can do without.
   optional<K extends NetworkKey>(key: K): NetworkKeys[K] | undefined
-  // `iptables\`-t raw -A PREROUTING -d ${address} -p tcp --dport ${port} -j NOTRACK\``: the seed's own
-  // vocabulary. Interpolated values are checked to be single safe words; port lists join with ",".
-  iptables(strings: TemplateStringsArray, ...values: IptablesValue[]): RulesetLine
-  // The same for the IPv6 ruleset. A role with no ip6tables lines leaves ip6tables alone.
-  ip6tables(strings: TemplateStringsArray, ...values: IptablesValue[]): RulesetLine
-  rules(title: string, lines: readonly (RulesetLine | readonly RulesetLine[])[]): RulesetTask
-  sysctl(key: string, value: string | number): CommandTask
-  // A POSIX-quoting tagged template for the commands of `command` tasks.
-  sh(strings: TemplateStringsArray, ...values: unknown[]): string
-  command(task: { title: string; check: string; want: string; run: string }): CommandTask
+  // `task('untrack ...', async ($) => { await $\`iptables -t raw -A PREROUTING ...\` })`
+  task(title: string, body: TaskBody): RoleTask
+  // Inside a task: a host setting with its check, so a second apply says "unchanged".
+  ensure(setting: Setting): Promise<void>
+  // A port list for multiport, joined with "," (zx would join an array with spaces).
+  ports(list: readonly number[]): string
+  readonly common: CommonTasks
 }
 
 export interface Role {
   readonly description: string
-  tasks(ctx: RoleContext): readonly Task[]
+  tasks(ctx: RoleContext): readonly (RoleTask | readonly RoleTask[])[]
 }
+
+// roles/common/*.ts: the shared tasks, as functions of the host's context.
+export type CommonModule = { readonly [K in keyof CommonTasks]: (ctx: RoleContext, ...args: Parameters<CommonTasks[K]>) => RoleTask }

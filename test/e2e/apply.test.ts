@@ -119,7 +119,7 @@ describe('rulesets the host rejects leave it untouched', () => {
   beforeAll(() => {
     const role = (rule: string) => `export default {
   description: 'test role',
-  tasks: ({ iptables, rules }) => [rules('broken', [iptables\`${rule}\`, iptables\`-A INPUT -j ACCEPT\`])],
+  tasks: ({ task }) => [task('broken', async ($) => { await $\`iptables ${rule}\`; await $\`iptables -A INPUT -j ACCEPT\` })],
 }\n`
     mkdirSync(roles, { recursive: true })
     writeFileSync(path.join(roles, 'bad-match.ts'), role('-A INPUT -m nosuchmatch --foo 1 -j ACCEPT'))

@@ -117,7 +117,7 @@ describe('rules that survive a reboot', () => {
       path.join(roles, 'server-without-ssh.ts'),
       `export default {
   description: 'locks the operator out',
-  tasks: ({ iptables, ip6tables, rules }) => [rules('drop', [iptables\`-A INPUT -i lo -j ACCEPT\`, iptables\`-A INPUT -j DROP\`, ip6tables\`-A INPUT -j DROP\`])],
+  tasks: ({ task }) => [task('drop', async ($) => { await $\`iptables -A INPUT -i lo -j ACCEPT\`; await $\`iptables -A INPUT -j DROP\`; await $\`ip6tables -A INPUT -j DROP\` })],
 }\n`,
     )
   })

@@ -6,9 +6,11 @@ const port: number = 8080
 export default defineRole({
   description: 'an internal web server that also answers tcp 8080 from the LAN',
   tasks(ctx: RoleContext) {
-    const { iptables, rules, need } = ctx
+    const { task, need } = ctx
     return [
-      rules('serve 8080', [iptables\`-A INPUT -s \${need('internal')} -p tcp --dport \${port} -j ACCEPT\`]),
+      task('serve 8080', async ($) => {
+        await $\`iptables -A INPUT -s \${need('internal')} -p tcp --dport \${port} -j ACCEPT\`
+      }),
       inputAllow(ctx, 'eth0'),
     ]
   },

@@ -1,5 +1,7 @@
 // Golden files: each shipped inventory -> the iptables-restore (<host>.v4) and ip6tables-restore
-// (<host>.v6) documents of every host, byte for byte. After an intended change, regenerate with UPDATE_GOLDEN=1 and review the diff.
+// (<host>.v6) documents of every host, and its host settings (<host>.settings: the commands that
+// check and make them), byte for byte. The .settings files were written by the code before roles
+// became zx task lists, so these tests prove the rewrite changed no ruleset and no host command. After an intended change, regenerate with UPDATE_GOLDEN=1 and review the diff.
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -16,7 +18,8 @@ describe.each(inventories)('inventory/%s', (file) => {
     if (process.env.UPDATE_GOLDEN) mkdirSync(dir, { recursive: true })
     const expected: string[] = []
     for (const b of baselines) {
-      for (const [suffix, document] of [['v4', b.document], ['v6', b.document6]] as const) {
+      const settings = b.commands.map((c) => `# ${c.title}\ncheck: ${c.check}\nwant: ${c.want}\nrun: ${c.run}\n`).join('')
+      for (const [suffix, document] of [['v4', b.document], ['v6', b.document6], ['settings', settings || undefined]] as const) {
         if (document === undefined) continue
         const golden = path.join(dir, `${b.host.name}.${suffix}`)
         expected.push(path.basename(golden))
