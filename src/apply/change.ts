@@ -14,6 +14,8 @@ export interface Change {
   // The ip6tables-restore input; absent: ip6tables is left as it is.
   readonly document6?: string
   readonly commands: readonly CommandTask[]
+  // The role's task titles (an apply's): what the dry run and the progress display show.
+  readonly tasks?: readonly string[]
   // For the history: what this change puts in place ("role router", "rollback to <id>").
   readonly note: string
 }
@@ -25,6 +27,7 @@ export function changeOf(baseline: Baseline): Change {
     document: baseline.document,
     ...(baseline.document6 !== undefined && { document6: baseline.document6 }),
     commands: baseline.commands,
+    tasks: baseline.tasks,
     note: `role ${baseline.host.role}`,
   }
 }

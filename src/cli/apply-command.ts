@@ -41,7 +41,8 @@ export async function applyCommand(options: ApplyOptions, io: Io): Promise<numbe
     await confirmPreview(prompts, io, previewed, 'What will change:', 'Apply to')
   }
 
-  const results = await workOnHosts('apply', specs, [...changes.keys()], run, io, (host, session, open, emit) =>
+  const tasks = new Map([...changes].map(([host, change]) => [host, change.tasks ?? []]))
+  const results = await workOnHosts('apply', specs, [...changes.keys()], { ...run, tasks }, io, (host, session, open, emit) =>
     changeHost(hostRun(session, open, settings, emit, host), changes.get(host)!),
   )
   return changeExitCode(results)

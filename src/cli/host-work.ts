@@ -20,6 +20,8 @@ export interface ConnectionOptions extends SudoOptions {
   readonly acceptNewHostKeys?: boolean
   // Shared by the commands that read hosts twice (preview, then run): secrets are asked for once.
   readonly credentials?: RunCredentials
+  // Per host, the role's task titles, for the terminal display.
+  readonly tasks?: ReadonlyMap<string, readonly string[]>
 }
 
 export interface ChangeOptions extends ConnectionOptions {
