@@ -69,9 +69,9 @@ describe('the lab: 3 real hosts', () => {
     expect(titles.get('router01')).toContain('set net.ipv4.ip_forward = 1')
     terminal = Terminal.start(`node ${FLEET_BIN} apply -i ${LAB_INVENTORY} --yes`, { XDG_STATE_HOME: path.join(LAB, 'operator-state') })
     const screens = await watch(terminal)
-    const expanded = (host: string) => new RegExp(`${host}: [a-z ]+\\n${titles.get(host)!.map((t) => ` +. ${t.replace(/[()]/g, '\\$&')}`).join('\\n')}\\n`)
+    const expanded = (host: string) => new RegExp(`${host}: [^\\n]+\\n${titles.get(host)!.map((t) => ` +. ${t.replace(/[()]/g, '\\$&')}`).join('\\n')}\\n`)
     for (const host of ['router01', 'web01', 'web02']) expect(screens.some((s) => expanded(host).test(s)), `${host} expanded`).toBe(true)
-    expect(screens.some((s) => /web01: [a-z ]+\n +✔ untrack traffic within the internal network/.test(s)), 'ticked').toBe(true)
+    expect(screens.some((s) => /web01: [^\n]+\n +✔ untrack traffic within the internal network/.test(s)), 'ticked').toBe(true)
     const end = screens.at(-1)!
     expect(end).toMatch(/^✔ router01: changed \(\d+ differences\)\n✔ web01: changed \(\d+ differences\)\n✔ web02: changed \(\d+ differences\)\n/)
     expect(end).not.toContain('accept what every host accepts')
