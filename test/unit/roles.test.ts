@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import common from '../../roles/common/input-allow.ts'
+import { inputAllow, inputAllow6 } from '../../roles/common/input-allow.ts'
 import router from '../../roles/router.ts'
 import { InputError } from '../../src/inventory/errors.ts'
 import type { HostSpec } from '../../src/inventory/types.ts'
@@ -24,8 +24,10 @@ const HOST: HostSpec = {
   roleWhere: 'inv.yaml:5:11',
   preserve: [],
   persist: false,
+  otherFirewalls: 'refuse',
 }
 
+const common = { inputAllow, inputAllow6 }
 let n = 0
 // Each role object is its own cache entry: tests do not see each other's evaluations.
 const baseline = (tasks: (ctx: RoleContext) => readonly (RoleTask | readonly RoleTask[])[], host: HostSpec = HOST) =>
