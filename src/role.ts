@@ -10,6 +10,7 @@ export type {
   NetworkKey,
   NetworkKeys,
   Role,
+  RoleCommand,
   RoleContext,
   RoleShell,
   RoleTask,

@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events'
 import { PassThrough } from 'node:stream'
 import { $, within, type Options, type ProcessPromise, type Shell } from 'zx/core'
+import type { RoleShell } from './types.ts'
 import { quote } from '../shell/quote.ts'
 import { RoleError } from './iptables-line.ts'
 
@@ -118,12 +119,12 @@ function guard(bound: Shell, recorder: Recorder, fixed: Partial<Options>): Shell
 
 // Runs `body` with a recording `$`, inside zx's own context so that anything zx looks up at run
 // time (its `kill` among them) is fleet's too.
-export async function record(body: ($: Shell) => Promise<void> | void): Promise<Recorder> {
+export async function record(body: ($: RoleShell) => Promise<void> | void): Promise<Recorder> {
   const recorder: Recorder = { commands: [], started: [] }
   const fixed = options(recorder)
   await within(async () => {
     Object.assign($, fixed)
-    await body(guard($(fixed) as unknown as Shell, recorder, fixed))
+    await body(guard($(fixed) as unknown as Shell, recorder, fixed) as unknown as RoleShell)
     await Promise.allSettled(recorder.started)
   })
   if (recorder.problem) throw recorder.problem

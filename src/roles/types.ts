@@ -1,7 +1,6 @@
 // What a role file sees and returns. Role files import these types only (`import type`): what a
 // role uses at run time (task, ensure, ports, the shared tasks) reaches it through its context,
 // so a role file next to the user's inventory works wherever fleet is installed.
-import type { ProcessPromise, Shell } from 'zx/core'
 import type { PortSet } from '../inventory/types.ts'
 
 export type Table = 'raw' | 'mangle' | 'nat' | 'filter'
@@ -40,9 +39,22 @@ export interface NetworkKeys {
 }
 export type NetworkKey = keyof NetworkKeys
 
+// A command written with a task's `$`: zx's own ProcessPromise at run time, typed here as what a
+// role can use of it (its output exists only on a live host, so it has none to read). Declared
+// here rather than taken from zx's types, which need @types/node in the user's project.
+export interface RoleCommand extends PromiseLike<unknown> {
+  // The command as zx built it: literal text plus POSIX-quoted values.
+  readonly cmd: string
+}
+
 // zx's own `$`, recording: `iptables`/`ip6tables` commands become lines of the host's ruleset,
 // other commands are only allowed inside ensure(). Nothing runs on the operator's machine.
-export type RoleShell = Shell
+// `$({ nothrow: true })` and the like are allowed; options that change where or how a command
+// runs are not.
+export interface RoleShell {
+  (pieces: TemplateStringsArray, ...values: unknown[]): RoleCommand
+  (options: { readonly nothrow?: boolean; readonly quiet?: boolean; readonly verbose?: boolean }): RoleShell
+}
 
 export type TaskBody = ($: RoleShell) => Promise<void> | void
 
@@ -56,9 +68,9 @@ export interface RoleTask {
 
 // A host setting: `check` prints the current value, `run` sets it when it is not `want`.
 export interface Setting {
-  readonly check: ProcessPromise
+  readonly check: RoleCommand
   readonly want: string | number
-  readonly run: ProcessPromise
+  readonly run: RoleCommand
   // Defaults to the task's title.
   readonly title?: string
 }

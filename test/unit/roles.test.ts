@@ -79,7 +79,7 @@ describe('a role as a zx task list', () => {
     await baseline(({ task, ensure }) => [
       task('touch', async ($) => {
         const out = await $`touch ${marker}; echo hello`
-        expect(out.stdout).toBe('')
+        expect((out as { stdout: string }).stdout).toBe('')
         await ensure({ check: $`touch ${marker}`, want: 'x', run: $`touch ${marker}` })
       }),
     ]).catch(() => {})
