@@ -8,7 +8,7 @@ import type { HostSpec } from '../inventory/types.ts'
 import { buildRuleset, renderRestoreDocument, type Ruleset } from '../render/ruleset.ts'
 import { checkSpliceable, ShellSyntaxError } from '../shell/words.ts'
 import { NETWORK_KEY_MEANING, roleContext, type BuiltContext } from './context.ts'
-import { commandWords, parseIptablesWords, PROGRAMS, RoleError } from './iptables-line.ts'
+import { commandWords, oneLine, parseIptablesWords, PROGRAMS, RoleError } from './iptables-line.ts'
 import type { LoadedRole } from './load.ts'
 import { record, type Recorded } from './recording-shell.ts'
 import type { CommandTask, RoleTask, RulesetLine, Setting } from './types.ts'
@@ -106,7 +106,8 @@ function roleTasks(built: BuiltContext, loaded: LoadedRole, host: HostSpec): Rol
     tasks = loaded.role.tasks(built.ctx)
     if (!Array.isArray(tasks)) throw new RoleError(`returned something fleet cannot use (tasks(ctx) returns a list of ctx.task(title, async ($) => { ... }), got ${describe(tasks)})`)
   } catch (error) {
-    throw roleFailure(error, locate(error, loaded.file), undefined, host)
+    // fleet's own checks point at the role file; a fault of the role's code at its line.
+    throw roleFailure(error, error instanceof RoleError ? loaded.file : locate(error, loaded.file), undefined, host)
   }
   const flat = tasks.flat() as unknown[]
   const odd = flat.find((t) => !isRoleTask(t))
@@ -144,7 +145,7 @@ function placeCommands(recorded: readonly Recorded[], settings: readonly Setting
       const family = PROGRAMS[program]
       if (family === undefined) {
         throw new RoleError(
-          `"${r.text}" is neither an iptables/ip6tables line nor a host setting; a setting is ensure({ check: $\`...\`, want, run: $\`...\` }) (fleet runs nothing a role writes on this machine)`,
+          `"${oneLine(r.text)}" is neither an iptables/ip6tables line nor a host setting; a setting is ensure({ check: $\`...\`, want, run: $\`...\` }) (fleet runs nothing a role writes on this machine)`,
         )
       }
       return parseIptablesWords(commandWords(r.text).slice(1), family, r.text)
@@ -159,7 +160,7 @@ function commandOf(value: unknown, name: 'check' | 'run', recorded: readonly Rec
   try {
     checkSpliceable(found.text)
   } catch (error) {
-    if (error instanceof ShellSyntaxError) throw new RoleError(`ensure({ ${name} }): ${error.message} in: ${found.text}`)
+    if (error instanceof ShellSyntaxError) throw new RoleError(`ensure({ ${name} }): ${error.message} in: ${oneLine(found.text)}`)
     throw error
   }
   return found

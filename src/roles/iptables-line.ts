@@ -11,6 +11,11 @@ const CHAIN_NAME = /^[A-Za-z0-9_.-]{1,28}$/
 // iptables-restore reads double quotes and nothing else: these it cannot carry inside a word.
 const UNCARRIABLE = /["\\\x00-\x08\x0a-\x1f\x7f]/
 
+// A command as an error message shows it: on one line, whatever its values hold.
+export function oneLine(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f]/g, (c) => JSON.stringify(c).slice(1, -1))
+}
+
 export const PROGRAMS: Readonly<Record<string, Family>> = { iptables: 'ipv4', ip6tables: 'ipv6' }
 
 // The words of a recorded shell command, or a RoleError saying why it has no fixed words.
@@ -18,7 +23,7 @@ export function commandWords(text: string): string[] {
   try {
     return simpleCommandWords(text)
   } catch (error) {
-    if (error instanceof ShellSyntaxError) throw new RoleError(`${error.message} in: ${text}`)
+    if (error instanceof ShellSyntaxError) throw new RoleError(`${error.message} in: ${oneLine(text)}`)
     throw error
   }
 }
@@ -34,34 +39,34 @@ export function parseIptables(text: string, family: Family = 'ipv4'): RulesetLin
 export function parseIptablesWords(words: readonly string[], family: Family, text: string): RulesetLine {
   const bad = words.find((w) => UNCARRIABLE.test(w))
   if (bad !== undefined) {
-    throw new RoleError(`iptables-restore cannot carry the value ${JSON.stringify(bad)} (a double quote, backslash or control character): ${text}`)
+    throw new RoleError(`iptables-restore cannot carry the value ${JSON.stringify(bad)} (a double quote, backslash or control character): ${oneLine(text)}`)
   }
   const tokens = [...words]
   let table: Table = 'filter'
   const t = tokens.indexOf('-t')
   if (t !== -1) {
     const name = tokens[t + 1] as Table
-    if (!TABLES.includes(name)) throw new RoleError(`fleet manages the ${TABLES.join(', ')} tables, not "${name}": ${text}`)
+    if (!TABLES.includes(name)) throw new RoleError(`fleet manages the ${TABLES.join(', ')} tables, not "${name}": ${oneLine(text)}`)
     table = name
     tokens.splice(t, 2)
   }
   const [command, chain, ...rest] = tokens
-  if (chain === undefined || !CHAIN_NAME.test(chain)) throw new RoleError(`expected a chain name after ${command}: ${text}`)
+  if (chain === undefined || !CHAIN_NAME.test(chain)) throw new RoleError(`expected a chain name after ${command}: ${oneLine(text)}`)
   switch (command) {
     case '-A':
-      if (rest.length === 0) throw new RoleError(`empty rule: ${text}`)
+      if (rest.length === 0) throw new RoleError(`empty rule: ${oneLine(text)}`)
       return { family, kind: 'rule', table, chain, spec: rest }
     case '-P':
       if (rest.length !== 1 || (rest[0] !== 'ACCEPT' && rest[0] !== 'DROP')) {
-        throw new RoleError(`a policy is ACCEPT or DROP: ${text}`)
+        throw new RoleError(`a policy is ACCEPT or DROP: ${oneLine(text)}`)
       }
       return { family, kind: 'policy', table, chain, target: rest[0] }
     case '-N':
-      if (rest.length > 0) throw new RoleError(`-N takes only a chain name: ${text}`)
+      if (rest.length > 0) throw new RoleError(`-N takes only a chain name: ${oneLine(text)}`)
       return { family, kind: 'chain', table, chain }
     default:
       throw new RoleError(
-        `a baseline is built from -A (append, in order), -P (policy) and -N (new chain); got "${command}": ${text}`,
+        `a baseline is built from -A (append, in order), -P (policy) and -N (new chain); got "${command}": ${oneLine(text)}`,
       )
   }
 }

@@ -16,14 +16,14 @@ writeFileSync(
   path.join(dir, 'roles/docker-host.ts'),
   `export default {
   description: 'a Docker host that filters containers in DOCKER-USER',
-  tasks({ iptables, rules }) {
+  tasks({ task }) {
     return [
-      rules('filter what containers are reached from', [
-        iptables\`-N DOCKER-USER\`,
-        iptables\`-A DOCKER-USER -s 198.51.100.66 -j DROP\`,
-        iptables\`-A DOCKER-USER -j RETURN\`,
-        iptables\`-A FORWARD -j DOCKER-USER\`,
-      ]),
+      task('filter what containers are reached from', async ($) => {
+        await $\`iptables -N DOCKER-USER\`
+        await $\`iptables -A DOCKER-USER -s 198.51.100.66 -j DROP\`
+        await $\`iptables -A DOCKER-USER -j RETURN\`
+        await $\`iptables -A FORWARD -j DOCKER-USER\`
+      }),
     ]
   },
 }

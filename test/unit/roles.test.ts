@@ -100,7 +100,7 @@ describe('a role as a zx task list', () => {
 
 describe('role errors: one line naming the role file and the task', () => {
   it.each([
-    ['a bare command', ($: any) => $`hostname`, /task "t": "hostname" is neither an iptables\/ip6tables line nor a host setting; a setting is ensure/],
+    ['a bare command', ($: any) => $`hostname`, /: task "t": "hostname" is neither an iptables\/ip6tables line nor a host setting; a setting is ensure/],
     ['an insert', ($: any) => $`iptables -I INPUT 1 -j ACCEPT`, /got "-I"/],
     ['an unmanaged table', ($: any) => $`iptables -t security -A INPUT -j ACCEPT`, /not "security"/],
     ['a bad policy', ($: any) => $`iptables -P INPUT REJECT`, /ACCEPT or DROP/],
@@ -120,8 +120,8 @@ describe('role errors: one line naming the role file and the task', () => {
   ])('%s', async (_name, body, message) => {
     const text = await roleError((ctx) => [ctx.task('t', async ($) => void (await body($, ctx)))])
     expect(text).toMatch(message)
-    expect(text).toMatch(/^\/roles\/test\.ts: task "t": |^test\/unit\/roles\.test\.ts:\d+:\d+: task "t": /)
-    expect(text).toMatch(/\(host web01, role test\)$/)
+    // Where the task was made: this file, at the line of ctx.task(...).
+    expect(text).toMatch(/^test\/unit\/roles\.test\.ts:\d+:\d+: role test for host web01: task "t"[: ]/)
     expect(text.split('\n')).toHaveLength(1)
   })
 
@@ -134,7 +134,12 @@ describe('role errors: one line naming the role file and the task', () => {
   })
 
   it('something that is not a task', async () => {
-    expect(await roleError(() => [{ title: 'x' } as never])).toMatch(/returns tasks made with ctx.task/)
+    expect(await roleError(() => [{ title: 'x' } as never])).toMatch(/^\/roles\/test\.ts: role test for host web01: returned something fleet cannot use \(tasks made with ctx.task/)
+  })
+
+  it("a fault of the role's own code, in a task body", async () => {
+    const text = await roleError(({ task }) => [task('t', async () => void (null as unknown as { x: number }).x)])
+    expect(text).toMatch(/^test\/unit\/roles\.test\.ts:\d+:\d+: role test for host web01: task "t" threw TypeError: Cannot read properties of null/)
   })
 
   it('a missing value is reported at the host, before what the placeholder caused', async () => {
