@@ -18,6 +18,11 @@ export class Terminal {
     return spawnSync('tmux', ['capture-pane', '-p', ...(all ? ['-S', '-'] : []), '-t', this.session], { encoding: 'utf8' }).stdout
   }
 
+  // The screen with everything that scrolled off it.
+  history(): string {
+    return spawnSync('tmux', ['capture-pane', '-p', '-S', '-', '-t', this.session], { encoding: 'utf8' }).stdout
+  }
+
   async waitFor(text: string | RegExp, timeoutMs = 30_000): Promise<string> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
