@@ -11,8 +11,8 @@ export interface DryRunHost {
   readonly host: string
   readonly role: string
   readonly ssh: string
-  // The role's task titles, as the progress display shows them.
-  readonly tasks: readonly string[]
+  // The role's task titles, as the progress display shows them (an apply's).
+  readonly tasks?: readonly string[]
   readonly steps: readonly Step[]
 }
 
@@ -67,7 +67,7 @@ export function writeDryRun(write: (text: string) => void, command: string, chan
       return [`# step ${i + 1}: ${s.title}`, s.script, ...documents.map((d) => `# the ${d.name} document above, decoded:\n${d.text.trimEnd()}`)].join('\n')
     })
     const rule = '='.repeat(Math.max(10, 72 - h.host.length - h.role.length - 12))
-    const tasks = h.tasks.length > 0 ? [[`# the tasks of role ${h.role} (checked in step 1, made together in step 2):`, ...h.tasks.map((t) => `#   ${t}`)].join('\n')] : []
+    const tasks = h.tasks?.length ? [[`# the tasks of role ${h.role} (checked in step 1, made together in step 2):`, ...h.tasks.map((t) => `#   ${t}`)].join('\n')] : []
     write([`=== ${h.host} (role ${h.role}) ${rule}`, ...tasks, ...steps].join('\n\n'))
     write('')
     count++
