@@ -103,7 +103,7 @@ debian_cgroup_dirs() {
   done
 }
 
-# Runs in the background for the machine's whole life (`lab.sh machine NAME I TREE`): boots it,
+# Runs in the background for the machine's whole life (`lab.sh machine NAME I`): boots it,
 # and when it reboots (nspawn exits with 133) boots it again on a fresh network namespace (the
 # machine's netfilter state and sysctls live there, and a reboot must lose them) and the same disk.
 debian_supervise() {
@@ -256,7 +256,7 @@ debian_down() {
 
 debian_status() {
   local dir name
-  for dir in "$LAB"/machines/*/; do
+  for dir in "$LAB"/machines/*; do
     [ -f "$dir/boots" ] || continue
     name=$(basename "$dir")
     if [ -f "$dir/supervisor.pid" ] && kill -0 "$(cat "$dir/supervisor.pid")" 2>/dev/null; then

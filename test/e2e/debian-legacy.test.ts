@@ -6,7 +6,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fleet } from '../helpers/cli.ts'
 import { LAB, labDown, labUp } from '../helpers/lab.ts'
-import { DEBIAN_INVENTORY, machineTables, onMachineOk } from '../helpers/machines.ts'
+import { DEBIAN_INVENTORY, FIRST_BOOT_TIMEOUT_MS, machineTables, onMachineOk } from '../helpers/machines.ts'
 
 const MACHINES = ['deb01', 'deb02'] as const
 type HostReport = { host: string; outcome: string; detail?: string; changeId?: string; diff?: { table: string; chain: string; kind: string; line: string }[] }
@@ -22,7 +22,7 @@ beforeAll(() => {
   labUp('--debian', '2')
   process.env.XDG_STATE_HOME = path.join(LAB, 'operator-state')
   onMachineOk('deb01', 'update-alternatives --quiet --set iptables /usr/sbin/iptables-legacy && update-alternatives --quiet --set ip6tables /usr/sbin/ip6tables-legacy')
-})
+}, FIRST_BOOT_TIMEOUT_MS)
 afterAll(() => labDown())
 
 describe('iptables-legacy and iptables-nft hosts, side by side', () => {

@@ -5,11 +5,11 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { labDown, labUp } from '../helpers/lab.ts'
-import { DEBIAN_INVENTORY, onMachine, onMachineOk, rebootMachine } from '../helpers/machines.ts'
+import { DEBIAN_INVENTORY, FIRST_BOOT_TIMEOUT_MS, onMachine, onMachineOk, rebootMachine } from '../helpers/machines.ts'
 
 const sh = (command: string) => execFileSync('sh', ['-c', command], { encoding: 'utf8' })
 
-beforeAll(() => labUp('--debian', '2'))
+beforeAll(() => labUp('--debian', '2'), FIRST_BOOT_TIMEOUT_MS)
 afterAll(() => labDown())
 
 describe('Debian machines in the lab', () => {

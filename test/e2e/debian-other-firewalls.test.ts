@@ -7,7 +7,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fleet } from '../helpers/cli.ts'
 import { LAB, labDown, labUp } from '../helpers/lab.ts'
-import { DEBIAN_INVENTORY, machineRuleset, onMachine, onMachineOk, rebootMachine } from '../helpers/machines.ts'
+import { DEBIAN_INVENTORY, FIRST_BOOT_TIMEOUT_MS, machineRuleset, onMachine, onMachineOk, rebootMachine } from '../helpers/machines.ts'
 
 type Other = { source: string; table: string; chain: string; line: string }
 type HostReport = { host: string; outcome: string; detail?: string; otherFirewalls?: Other[]; warnings?: string[] }
@@ -38,7 +38,7 @@ table inet filter {
 beforeAll(() => {
   labUp('--debian', '3')
   process.env.XDG_STATE_HOME = path.join(LAB, 'operator-state')
-})
+}, FIRST_BOOT_TIMEOUT_MS)
 afterAll(() => labDown())
 
 describe('a host with rules in both iptables backends', () => {

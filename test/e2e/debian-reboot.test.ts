@@ -6,7 +6,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fleet } from '../helpers/cli.ts'
 import { LAB, labDown, labUp } from '../helpers/lab.ts'
-import { DEBIAN_INVENTORY, machineRuleset, onMachineOk, rebootMachine } from '../helpers/machines.ts'
+import { DEBIAN_INVENTORY, FIRST_BOOT_TIMEOUT_MS, machineRuleset, onMachineOk, rebootMachine } from '../helpers/machines.ts'
 
 type Report = { hosts: { host: string; outcome: string; detail?: string }[] }
 const outcomeOf = (stdout: string, host: string) => (JSON.parse(stdout) as Report).hosts.find((h) => h.host === host)?.outcome
@@ -24,7 +24,7 @@ function persistingInventory(name: string, deb01 = ''): string {
 beforeAll(() => {
   labUp('--debian', '1')
   process.env.XDG_STATE_HOME = path.join(LAB, 'operator-state')
-})
+}, FIRST_BOOT_TIMEOUT_MS)
 afterAll(() => labDown())
 
 describe('persist: true on a systemd host that reboots', () => {

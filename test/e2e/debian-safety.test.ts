@@ -7,7 +7,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fleet, fleetKilledAt } from '../helpers/cli.ts'
 import { LAB, labDown, labUp } from '../helpers/lab.ts'
-import { DEBIAN_INVENTORY, machineRuleset, onMachine, onMachineOk } from '../helpers/machines.ts'
+import { DEBIAN_INVENTORY, FIRST_BOOT_TIMEOUT_MS, machineRuleset, onMachine, onMachineOk } from '../helpers/machines.ts'
 
 type Report = { hosts: { host: string; outcome: string; detail?: string; changeId?: string }[] }
 const parse = (stdout: string) => JSON.parse(stdout) as Report
@@ -41,7 +41,7 @@ beforeAll(() => {
   labUp('--debian', '1')
   process.env.XDG_STATE_HOME = path.join(LAB, 'operator-state')
   onMachineOk('deb01', 'mkdir -p /etc/systemd/logind.conf.d && printf "[Login]\\nKillUserProcesses=yes\\n" > /etc/systemd/logind.conf.d/kill.conf && systemctl restart systemd-logind')
-})
+}, FIRST_BOOT_TIMEOUT_MS)
 afterAll(() => labDown())
 
 describe('a confirmed change on a systemd host', () => {

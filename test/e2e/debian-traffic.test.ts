@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fleet } from '../helpers/cli.ts'
 import { labDown, labUp, onHost } from '../helpers/lab.ts'
-import { DEBIAN_INVENTORY, onMachine, onMachineOk } from '../helpers/machines.ts'
+import { DEBIAN_INVENTORY, FIRST_BOOT_TIMEOUT_MS, onMachine, onMachineOk } from '../helpers/machines.ts'
 
 // What a client on the machine gets from HOST:PORT: the answer, "timeout" (dropped) or "refused".
 const python = (code: string) => `python3 -c '${code}'`
@@ -45,7 +45,7 @@ while True:
   )
   const result = await fleet(['apply', '-i', DEBIAN_INVENTORY, '--json'])
   expect(result.code).toBe(0)
-})
+}, FIRST_BOOT_TIMEOUT_MS)
 afterAll(() => labDown())
 
 describe('Debian machines as the internal servers of the seed network', () => {

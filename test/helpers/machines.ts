@@ -6,6 +6,8 @@ import path from 'node:path'
 import { KNOWN_HOSTS, LAB, OPERATOR_KEY, ROOT, asConfiguration, type Ran } from './lab.ts'
 
 export const DEBIAN_INVENTORY = path.join(LAB, 'debian.yaml')
+// The first lab on a machine also builds the machines' root filesystem: minutes on a slow mirror.
+export const FIRST_BOOT_TIMEOUT_MS = 600_000
 
 export const machineName = (i: number) => `deb${String(i).padStart(2, '0')}`
 export const machineAddress = (i: number) => `198.18.0.${200 + i}`
