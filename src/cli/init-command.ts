@@ -63,6 +63,9 @@ export async function initCommand(options: InitOptions, io: Io): Promise<number>
   if (output !== undefined && existsSync(output) && !options.force) {
     throw new InputError(`-o ${options.output}: the file exists; fleet init never writes over it without --force`)
   }
+  if (output !== undefined && !existsSync(path.dirname(output))) {
+    throw new InputError(`-o ${options.output}: no folder ${path.dirname(output)} to write it in`)
+  }
   const dir = output !== undefined ? path.dirname(output) : process.cwd()
   const ssh: InitSsh = {
     ...(target.user !== undefined && { user: target.user }),

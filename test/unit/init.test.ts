@@ -3,13 +3,15 @@
 // talked to web01 and web02; veth-* from a scratch namespace shaped like the seed's router (eth0
 // WAN, eth1 LAN, a docker0 that is down, listeners on every address, the WAN address, the LAN
 // address and loopback; neighbours in every state).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { guessRouter } from '../../src/init/guess.ts'
 import { inventoryText } from '../../src/init/inventory-text.ts'
 import { parseListeners, parseRouterFacts, routerOutputs, routerReadStep, type RouterOutputs } from '../../src/init/router-facts.ts'
 import { loadInventory } from '../../src/inventory/load.ts'
+import { fleet } from '../helpers/cli.ts'
 
 const fixture = (name: string) => readFileSync(path.join(import.meta.dirname, '../fixtures/init', name), 'utf8')
 const veth: RouterOutputs = {
@@ -165,5 +167,24 @@ describe('the inventory text', () => {
       writeFileSync(golden, text)
     }
     expect(text).toBe(readFileSync(golden, 'utf8'))
+  })
+})
+
+describe('fleet init, bad input: exit 2 before connecting to anything', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fleet-init-'))
+  const existing = path.join(dir, 'mine.yaml')
+  writeFileSync(existing, '# mine\n')
+  it.each([
+    ['a router that is not USER@ADDRESS', ['--router', 'root@gw;reboot'], /--router root@gw;reboot: expected USER@ADDRESS .*got "gw;reboot"/],
+    ['a user name that is not one', ['--router', 'Root Admin@198.51.100.2'], /--router Root Admin@198\.51\.100\.2: expected USER@ADDRESS .*expected a user name/],
+    ['an existing -o file without --force', ['--router', 'root@198.51.100.2', '-o', existing], /the file exists; fleet init never writes over it without --force/],
+    ['an -o file in a folder that does not exist', ['--router', 'root@198.51.100.2', '-o', path.join(dir, 'nope/inventory.yaml')], /no folder .*nope to write it in/],
+    ['a port out of range', ['--router', 'root@198.51.100.2', '-p', '70000'], /--port 70000: expected a whole number from 1 to 65535/],
+  ])('%s', async (_what, args, message) => {
+    const result = await fleet(['init', ...args])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toMatch(message)
+    expect(result.stdout).toBe('')
+    expect(readFileSync(existing, 'utf8')).toBe('# mine\n')
   })
 })
