@@ -156,7 +156,9 @@ async function settle(run: HostRun, problem: string, undone: Outcome, deadline: 
   }
   const first = await attempt(run.session)
   if (first) return first
-  while (Date.now() < deadline) {
+  // At least one fresh connection, even past the deadline: a connection that broke may have been
+  // noticed only late, while the host is there to ask.
+  do {
     let fresh: Session | undefined
     try {
       fresh = await run.openFresh(Math.min(5000, Math.max(1000, deadline - Date.now())))
@@ -167,7 +169,7 @@ async function settle(run: HostRun, problem: string, undone: Outcome, deadline: 
     } finally {
       fresh?.close()
     }
-  }
+  } while (Date.now() < deadline)
   return { outcome: 'unknown', detail: `${problem}; the host could not be reached again to learn what it did: see \`fleet history\` for this change` }
 }
 

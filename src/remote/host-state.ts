@@ -103,13 +103,16 @@ export function extendLock(ttlSec: number): string {
 // host. A script of its own, run as a transient systemd unit where systemd runs the host (logind
 // may kill what a session leaves behind), else detached with setsid; either way neither the SSH
 // session ending nor fleet dying stops it. fleet_arm fails unless the timer is really running.
-// An undo from fleet holds armed/<id>.now while it restores; the timer waits for it, and takes
-// over if it gives the claim back (its restore failed) or never finishes.
+// It never acts while a script of the change still runs (a load slower than the timeout would
+// otherwise land after the restore). An undo from fleet holds armed/<id>.now while it restores; the
+// timer waits for it, and takes over if it gives the claim back (its restore failed) or never
+// finishes.
 export function armTimer(id: string, seconds: number): string {
   return `fleet_arm() {
   mkdir -p "$S/armed" && cat > "$S/armed/$ID.sh" <<'FLEET_TIMER_EOF' && date +%s > "$S/armed/$ID" || return 1
 ${prelude(id)}
 sleep ${seconds}
+fleet_wait "$S/busy.$ID" 120
 fleet_wait "$S/armed/$ID.now" 30
 fleet_claim fired || mv "$S/armed/$ID.now" "$S/armed/$ID.fired" 2>/dev/null || exit 0
 if fleet_restore_saved; then

@@ -208,7 +208,7 @@ export function confirmStep(changeId: string, change: Change, fault?: Fault, con
       ...(persist ? [persistCommit(change)] : []),
       'fleet_status confirmed',
       hostHook(fault, 'release'),
-      orFail(fault, 'release', 'fleet_release'),
+      `${orFail(fault, 'release', 'fleet_release')} || echo 'could not free the lock; it expires by itself' >&2`,
       hostHook(fault, 'reply', confirmSec),
     ].filter((l) => l !== '').join('\n'),
   }
@@ -237,7 +237,7 @@ export function finishStep(changeId: string, change: Change, fault?: Fault): Ste
         : []),
       'fleet_status applied',
       hostHook(fault, 'release'),
-      orFail(fault, 'release', 'fleet_release'),
+      `${orFail(fault, 'release', 'fleet_release')} || echo 'could not free the lock; it expires by itself' >&2`,
       hostHook(fault, 'reply'),
     ].filter((l) => l !== '').join('\n'),
   }
