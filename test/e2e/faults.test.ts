@@ -252,7 +252,12 @@ beforeAll(async () => {
     `import internalServer from '${ROOT}/roles/internal-server.ts'
 export default {
   description: 'an internal server that also logs martians',
-  tasks: (ctx) => [...internalServer.tasks(ctx), ctx.sysctl('net.ipv4.conf.all.log_martians', 1)],
+  tasks: (ctx) => [
+    ...internalServer.tasks(ctx),
+    ctx.task('log martians', async ($) => {
+      await ctx.ensure({ check: $\`sysctl -n net.ipv4.conf.all.log_martians\`, want: '1', run: $\`sysctl -q -w net.ipv4.conf.all.log_martians=1\` })
+    }),
+  ],
 }\n`,
   )
   const hosts = (role: string, iface: string) => Array.from({ length: SLOTS }, (_, i) => server(slot(i), slotAddress(i), role, iface)).join('')
