@@ -12,8 +12,8 @@ import { EXIT_BUSY, EXIT_CONFLICT, EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_TOO_L
 import { changeStep, confirmStep, finishStep, restoreNowStep, type ChangeSettings } from '../remote/scripts.ts'
 import { parseSections } from '../remote/sections.ts'
 import { HostError, type RemoteResult, type Session } from '../remote/transport.ts'
-import type { HostDone, Outcome, RunEvent } from '../report/events.ts'
-import type { Change } from './change.ts'
+import type { HostDone, Outcome, RunEvent } from './events.ts'
+import type { Change } from '../plan/change.ts'
 import { factsDiff, families, gatherFacts, othersReport, rulesetsEqual, type FamilyFacts, type HostFacts } from './host-facts.ts'
 
 export interface HostRun {

@@ -10,7 +10,7 @@ import { factsStep } from '../remote/scripts.ts'
 import { parseSections, type Sections } from '../remote/sections.ts'
 import { HostError, type Session } from '../remote/transport.ts'
 import type { Family } from '../roles/types.ts'
-import type { Change } from './change.ts'
+import type { Change } from '../plan/change.ts'
 
 export interface FamilyFacts {
   readonly family: Family

@@ -1,7 +1,7 @@
 // Works on many hosts in parallel. One host failing never stops the others: every error becomes
 // that host's "failed" outcome, and each host's session is closed whatever happens.
 import { HostError, type Session } from '../remote/transport.ts'
-import type { HostDone, RunEvent } from '../report/events.ts'
+import type { HostDone, RunEvent } from './events.ts'
 import { pool } from './pool.ts'
 
 export interface Connector {

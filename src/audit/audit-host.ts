@@ -2,14 +2,14 @@
 // the host settings and conntrack; it never writes, never locks, never arms a timer.
 import { families, gatherFacts, othersReport } from '../apply/host-facts.ts'
 import type { DiffEntry } from '../plan/diff.ts'
-import type { Change } from '../apply/change.ts'
+import type { Change } from '../plan/change.ts'
 import { diffRulesets } from '../plan/diff.ts'
 import { separateForeign, type ForeignItem } from '../plan/foreign.ts'
 import { chainOf } from '../plan/preserve.ts'
 import { section, parseSections } from '../remote/sections.ts'
 import type { Step } from '../remote/scripts.ts'
 import { HostError, type Session } from '../remote/transport.ts'
-import type { HostDone, RunEvent } from '../report/events.ts'
+import type { HostDone, RunEvent } from '../apply/events.ts'
 import { parseConntrack, type ConntrackReport } from './conntrack.ts'
 
 export function conntrackStep(): Step {

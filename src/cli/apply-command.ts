@@ -1,6 +1,6 @@
 // fleet apply: inventory -> baselines -> (dry-run printer | changes over SSH) -> reporter.
 import { changeHost } from '../apply/apply-host.ts'
-import { changeOf } from '../apply/change.ts'
+import { changeOf } from '../plan/change.ts'
 import { dryRunPlan, writeDryRun } from '../report/dry-run.ts'
 import { connectSpecs } from '../ssh/connect-spec.ts'
 import { newChangeId } from './change-id.ts'

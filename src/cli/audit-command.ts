@@ -1,7 +1,7 @@
 // fleet audit: read-only drift, foreign rules and conntrack, per host. Exit status tells a script
 // what it found: 0 all in sync, 3 drift, 1 a host could not be audited. --dry-run prints the
 // read-only scripts it would send, offline.
-import { changeOf } from '../apply/change.ts'
+import { changeOf } from '../plan/change.ts'
 import { auditHost } from '../audit/audit-host.ts'
 import { auditDryRunPlan } from '../report/audit-dry-run.ts'
 import { writeDryRun } from '../report/dry-run.ts'

@@ -5,7 +5,7 @@ import { InputError, InputErrors } from '../inventory/errors.ts'
 import { loadInventory } from '../inventory/load.ts'
 import type { HostSpec, Inventory } from '../inventory/types.ts'
 import { declaredChains, preserveWithRoleChains } from '../plan/preserve.ts'
-import { baselineOf, type Baseline } from '../roles/baseline.ts'
+import { baselineOf, type Baseline } from '../render/baseline.ts'
 import { loadRoles } from '../roles/load.ts'
 import { globToRegExp } from '../shell/glob.ts'
 
@@ -56,7 +56,7 @@ export async function loadBaselines(inventory: Inventory, hosts: readonly HostSp
     try {
       baselines.push(withRoleChains(await baselineOf(host, role)))
     } catch (error) {
-      // A role's own faults come as InputError, naming its file (roles/baseline.ts).
+      // A role's own faults come as InputError, naming its file (render/baseline.ts).
       if (error instanceof InputErrors) errors.push(...error.errors)
       else if (error instanceof InputError) errors.push(error)
       else throw error

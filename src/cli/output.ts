@@ -1,5 +1,5 @@
 // Picks how a run talks: listr2 on a terminal, plain lines without one or under CI, JSON on request.
-import type { Reporter } from '../report/events.ts'
+import type { Reporter } from '../apply/events.ts'
 import { JsonReporter } from '../report/json.ts'
 import { ListrReporter } from '../report/listr.ts'
 import { DONE_VERB, PlainReporter, type Write } from '../report/plain.ts'

@@ -3,7 +3,7 @@
 // hundred identical servers read as one); a long block is folded to its first lines and the count
 // of the rest. Pure: the prompt decides whether to show it folded.
 import { diffMark } from '../plan/diff.ts'
-import type { HostDone } from '../report/events.ts'
+import type { HostDone } from '../apply/events.ts'
 
 export interface PreviewText {
   readonly lines: readonly string[]

@@ -1,9 +1,9 @@
 // What a change would do on each host, read from the hosts themselves (read-only, like an audit):
 // before the last yes/no on a terminal (the preview), and as `fleet apply --check`.
 import { factsDiff, gatherFacts, rulesetsEqual } from '../apply/host-facts.ts'
-import type { Change } from '../apply/change.ts'
+import type { Change } from '../plan/change.ts'
 import type { Session } from '../remote/transport.ts'
-import type { HostDone } from '../report/events.ts'
+import type { HostDone } from '../apply/events.ts'
 import type { ConnectSpec } from '../ssh/connect-spec.ts'
 import { EXIT } from './exit-codes.ts'
 import { workOnHosts, type ConnectionOptions } from './host-work.ts'

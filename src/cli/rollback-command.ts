@@ -1,7 +1,7 @@
 // fleet rollback: put back a ruleset saved on each host, as a change like any other (locked,
 // saved first so it can be undone, tested, loaded atomically, confirmed).
 import { changeHost } from '../apply/apply-host.ts'
-import type { Change } from '../apply/change.ts'
+import type { Change } from '../plan/change.ts'
 import { parseHistory, rollbackTarget } from '../history/entries.ts'
 import { historyStep, readSavedStep } from '../remote/scripts.ts'
 import { parseSections } from '../remote/sections.ts'

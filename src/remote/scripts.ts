@@ -6,7 +6,7 @@
 // preserved chains and, on rollback, a saved ruleset: host-controlled text, e.g. a rule comment
 // with raw newlines) travels base64-encoded, which no content can end early, and ids read from a
 // host are validated (CHANGE_ID) and quoted.
-import type { Change } from '../apply/change.ts'
+import type { Change } from '../plan/change.ts'
 import { quote } from '../shell/quote.ts'
 import { breakTable, faultIs, hostHook, orFail, type Fault } from './fault.ts'
 import {

@@ -1,6 +1,6 @@
 // `fleet audit --dry-run`: the read-only scripts an audit sends to each host, printed like apply's
 // dry run; nothing connects.
-import type { Change } from '../apply/change.ts'
+import type { Change } from '../plan/change.ts'
 import { conntrackStep } from '../audit/audit-host.ts'
 import { factsStep } from '../remote/scripts.ts'
 import type { ConnectSpec } from '../ssh/connect-spec.ts'

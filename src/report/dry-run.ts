@@ -1,7 +1,7 @@
 // --dry-run: per host, every command a real run would send to it, grouped and readable.
 // Built from the same Step scripts the SSH transport sends; nothing here connects. Hosts are made
 // and written one at a time, so a plan of 20,000 hosts never exists as one string.
-import type { Change } from '../apply/change.ts'
+import type { Change } from '../plan/change.ts'
 import { changeStep, confirmStep, factsStep, type ChangeSettings, type Step } from '../remote/scripts.ts'
 import { quote } from '../shell/quote.ts'
 import type { ConnectSpec } from '../ssh/connect-spec.ts'

@@ -1,5 +1,5 @@
 // --json: one document on stdout when the run is done, for machines.
-import { summarize, type HostDone, type Reporter } from './events.ts'
+import { summarize, type HostDone, type Reporter } from '../apply/events.ts'
 import type { Write } from './plain.ts'
 
 export class JsonReporter implements Reporter {

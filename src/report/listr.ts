@@ -3,7 +3,7 @@
 // that carries them is over, and collapses to one line when the host is done. When the hosts do
 // not fit, one overall line (done, per outcome, running, elapsed) and a line per running host.
 import { color, Listr, type ListrTaskWrapper } from 'listr2'
-import { type HostDone, type Reporter, type RunEvent } from './events.ts'
+import { type HostDone, type Reporter, type RunEvent } from '../apply/events.ts'
 import { outcomeLines, summaryLine, type Write } from './plain.ts'
 import { nextProgress, overallLine, type HostProgress } from './progress.ts'
 

@@ -1,7 +1,7 @@
 // One line per event, for logs, cron and CI (no terminal, or CI set).
 import { formatConntrack } from '../audit/conntrack.ts'
 import { formatOther } from '../plan/other-firewalls.ts'
-import { summarize, type HostDone, type Reporter, type RunEvent } from './events.ts'
+import { summarize, type HostDone, type Reporter, type RunEvent } from '../apply/events.ts'
 
 export type Write = (text: string) => void
 

@@ -2,7 +2,7 @@
 // A host's role tasks are carried by the step that changes the host (the one atomic load, with
 // the host settings): they are done once that step is over, or at once when the host was found
 // already at its baseline.
-import { summarize, type HostDone, type Outcome, type RunEvent } from './events.ts'
+import { summarize, type HostDone, type Outcome, type RunEvent } from '../apply/events.ts'
 
 // apply-host.ts's step that loads the ruleset and makes the host settings.
 export const LOAD_STEP = 'loading the new ruleset'

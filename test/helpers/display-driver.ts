@@ -2,7 +2,7 @@
 // concurrency of 8 would: for tests in tmux and for looking at it by hand. No host is contacted.
 //   node --import tsx test/helpers/display-driver.ts HOSTS [STEP_MS]
 import { ListrReporter } from '../../src/report/listr.ts'
-import type { HostDone, RunEvent } from '../../src/report/events.ts'
+import type { HostDone, RunEvent } from '../../src/apply/events.ts'
 
 const hosts = Number(process.argv[2] ?? 500)
 const stepMs = Number(process.argv[3] ?? 20)

@@ -6,7 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { hostRun } from '../../src/cli/host-work.ts'
-import type { RunEvent } from '../../src/report/events.ts'
+import type { RunEvent } from '../../src/apply/events.ts'
 
 const saved = process.env.XDG_STATE_HOME
 afterEach(() => {

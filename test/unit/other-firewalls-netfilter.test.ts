@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { changeOf } from '../../src/apply/change.ts'
+import { changeOf } from '../../src/plan/change.ts'
 import { readFacts } from '../../src/apply/host-facts.ts'
 import { loadBaselines, readInventory } from '../../src/cli/load.ts'
 import { factsStep } from '../../src/remote/scripts.ts'

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest'
 import { previewText } from '../../src/cli/preview-text.ts'
 import { DiffEntry, type DiffKind } from '../../src/plan/diff.ts'
-import type { HostDone } from '../../src/report/events.ts'
+import type { HostDone } from '../../src/apply/events.ts'
 
 const entry = (table: string, chain: string, kind: DiffKind, line: string, family: 'ipv4' | 'ipv6' = 'ipv4') =>
   new DiffEntry(family, table, chain, kind, line)

@@ -1,7 +1,7 @@
 // The terminal display's model: a host's role tasks are done once the step that loads them is
 // over (or at once when the host is already at its baseline); the overall line counts outcomes.
 import { describe, expect, it } from 'vitest'
-import type { RunEvent } from '../../src/report/events.ts'
+import type { RunEvent } from '../../src/apply/events.ts'
 import { nextProgress, overallLine, type HostProgress } from '../../src/report/progress.ts'
 
 const run = (events: readonly RunEvent[]): HostProgress => events.reduce<HostProgress>((s, e) => nextProgress(s, e), { phase: 'waiting' })

@@ -10,7 +10,7 @@ import router from '../../roles/router.ts'
 import { InputError } from '../../src/inventory/errors.ts'
 import type { HostSpec } from '../../src/inventory/types.ts'
 import { buildRuleset, renderRestoreDocument } from '../../src/render/ruleset.ts'
-import { baselineOf } from '../../src/roles/baseline.ts'
+import { baselineOf } from '../../src/render/baseline.ts'
 import { parseIptables, RoleError } from '../../src/roles/iptables-line.ts'
 import type { Role, RoleContext, RoleTask } from '../../src/roles/types.ts'
 

@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { changeOf } from '../../src/apply/change.ts'
+import { changeOf } from '../../src/plan/change.ts'
 import { loadBaselines, readInventory } from '../../src/cli/load.ts'
 import { FAULT_KINDS, FAULT_STEPS } from '../../src/remote/fault.ts'
 import { changeStep, confirmStep, factsStep, finishStep, historyStep, readSavedStep, restoreNowStep } from '../../src/remote/scripts.ts'

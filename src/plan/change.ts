@@ -1,7 +1,7 @@
 // A change to one host: the whole ruleset to load and the host settings to make. An apply makes
 // one from the role's baseline, a rollback from a ruleset saved on the host.
 import type { HostSpec } from '../inventory/types.ts'
-import type { Baseline } from '../roles/baseline.ts'
+import type { Baseline } from '../render/baseline.ts'
 import type { CommandTask } from '../roles/types.ts'
 
 export type ChangeAction = 'apply' | 'rollback'
