@@ -5,7 +5,6 @@
 // fleet reports only what it saw: when an answer from the host is lost, it asks the host what
 // happened (settle), and where it cannot, the outcome is `unknown`.
 import { managedTablesEqual, parseSave } from '../plan/normal-form.ts'
-import { refusal } from '../plan/other-firewalls.ts'
 import { renderWithPreserved, splitPreserved } from '../plan/preserve.ts'
 import { faultIs, killDuring, killNow } from '../remote/fault.ts'
 import { EXIT_BUSY, EXIT_CONFLICT, EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_TOO_LATE } from '../remote/host-state.ts'
@@ -14,7 +13,7 @@ import { parseSections } from '../remote/sections.ts'
 import { HostError, type RemoteResult, type Session } from '../remote/transport.ts'
 import type { HostDone, Outcome, RunEvent } from './events.ts'
 import type { Change } from '../plan/change.ts'
-import { factsDiff, families, gatherFacts, othersReport, rulesetsEqual, type FamilyFacts, type HostFacts } from './host-facts.ts'
+import { factsDiff, families, gatherFacts, heldBack, othersReport, rulesetsEqual, type FamilyFacts, type HostFacts } from './host-facts.ts'
 
 export interface HostRun {
   readonly session: Session
@@ -70,11 +69,9 @@ export async function changeHost(run: HostRun, wanted: Change): Promise<HostDone
   killDuring(fault, ['read'])
   const facts = await gatherFacts(session, wanted, fault)
   const others = othersReport(facts)
-  // An apply never reports success while other rules still filter the host's traffic, unless the
-  // inventory says to go ahead. A rollback goes back to what was, so it is never held up.
-  if (facts.others.length > 0 && wanted.action === 'apply' && wanted.host.otherFirewalls !== 'proceed') {
-    return { kind: 'host-done', host, outcome: 'failed', backend: facts.backend, detail: refusal(facts.others), ...others }
-  }
+  // An apply never reports success while other rules still filter the host's traffic.
+  const held = heldBack(wanted, facts)
+  if (held !== undefined) return { kind: 'host-done', host, outcome: 'failed', backend: facts.backend, detail: held, ...others }
   const change = forHost(wanted, facts)
   const rulesChange = !rulesetsEqual(facts)
   if (!rulesChange && facts.settingsToChange.length === 0) {

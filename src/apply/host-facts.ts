@@ -3,7 +3,7 @@
 // host settings. Read-only; shared by apply, rollback, audit and the picker's preview.
 import { diffRulesets, type DiffEntry } from '../plan/diff.ts'
 import { managedTablesEqual, parseSave, type SavedRuleset } from '../plan/normal-form.ts'
-import { backendRules, bootFlushWarning, nativeTables, otherBackend, type OtherFirewall } from '../plan/other-firewalls.ts'
+import { backendRules, bootFlushWarning, nativeTables, otherBackend, refusal, type OtherFirewall } from '../plan/other-firewalls.ts'
 import { splitPreserved } from '../plan/preserve.ts'
 import type { Fault } from '../remote/fault.ts'
 import { factsStep } from '../remote/scripts.ts'
@@ -99,6 +99,13 @@ export async function gatherFacts(session: Session, change: Change, fault?: Faul
 // The other firewalls and warnings as a host's report carries them (absent when there are none).
 export function othersReport(facts: HostFacts): { otherFirewalls?: HostFacts['others']; warnings?: HostFacts['warnings'] } {
   return { ...(facts.others.length > 0 && { otherFirewalls: facts.others }), ...(facts.warnings.length > 0 && { warnings: facts.warnings }) }
+}
+
+// Why apply leaves this host unchanged: other rules still filter its traffic and the inventory
+// does not say to go ahead. A rollback goes back to what was, so it is never held back.
+export function heldBack(change: Change, facts: HostFacts): string | undefined {
+  if (facts.others.length === 0 || change.action !== 'apply' || change.host.otherFirewalls === 'proceed') return undefined
+  return refusal(facts.others)
 }
 
 export function families(facts: HostFacts): FamilyFacts[] {

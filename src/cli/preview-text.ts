@@ -15,6 +15,7 @@ type BodyLine = { readonly text: string; readonly change: boolean }
 
 // "6 to add, 1 to remove, set net.ipv4.ip_forward = 1"
 export function changeSummary(done: HostDone): string {
+  if (done.outcome === 'failed' && done.otherFirewalls) return `it would fail: ${done.detail}`
   if (done.outcome === 'failed') return `cannot be read (${done.detail}); it would fail`
   const count = (...kinds: string[]) => done.diff?.filter((d) => kinds.includes(d.kind)).length ?? 0
   const parts = [

@@ -1,6 +1,6 @@
 // What a change would do on each host, read from the hosts themselves (read-only, like an audit):
 // before the last yes/no on a terminal (the preview), and as `fleet apply --check`.
-import { factsDiff, gatherFacts, rulesetsEqual } from '../apply/host-facts.ts'
+import { factsDiff, gatherFacts, heldBack, othersReport, rulesetsEqual } from '../apply/host-facts.ts'
 import type { Change } from '../plan/change.ts'
 import type { Session } from '../remote/transport.ts'
 import type { HostDone } from '../apply/events.ts'
@@ -15,6 +15,9 @@ import { changeSummary, previewText } from './preview-text.ts'
 // change something, `unchanged` otherwise. Nothing is written.
 export async function pendingChange(session: Session, change: Change): Promise<HostDone> {
   const facts = await gatherFacts(session, change)
+  // Apply would leave the host unchanged and fail it: say so and why, not what it would change.
+  const held = heldBack(change, facts)
+  if (held !== undefined) return { kind: 'host-done', host: change.host.name, outcome: 'failed', detail: held, ...othersReport(facts) }
   const same = rulesetsEqual(facts)
   const settings = facts.settingsToChange.map((i) => change.commands[i]!.title)
   return {

@@ -63,6 +63,11 @@ describe('rules in the other iptables backend', () => {
     onHost('web02', 'iptables -D INPUT -p icmp -j ACCEPT')
     const before = rulesetOf('web01')
     const history = entries('web01')
+    // --check says beforehand what apply will do with that host.
+    const check = await run('apply', LAB_INVENTORY, '--check')
+    expect(check.hosts.web01).toMatchObject({ outcome: 'failed', detail: expect.stringContaining('also filters traffic on this host'), otherFirewalls: [LEGACY_RULE] })
+    expect(check.hosts.web02!.outcome).toBe('drift')
+    expect(check.code).toBe(1)
     const result = await fleet(['apply', '-i', LAB_INVENTORY])
     expect(result.code).toBe(1)
     expect(result.stdout).toContain(
