@@ -3,7 +3,7 @@
 // host settings. Read-only; shared by apply, rollback, audit and the picker's preview.
 import { diffRulesets, type DiffEntry } from '../plan/diff.ts'
 import { managedTablesEqual, parseSave, type SavedRuleset } from '../plan/normal-form.ts'
-import { backendRules, bootFlushWarning, nativeTables, otherBackend, refusal, type OtherFirewall } from '../plan/other-firewalls.ts'
+import { backendRules, bootFlushWarning, nativeTables, otherBackend, refusal, type OtherFirewall, type Telling } from '../plan/other-firewalls.ts'
 import { splitPreserved } from '../plan/preserve.ts'
 import type { Fault } from '../remote/fault.ts'
 import { factsStep } from '../remote/scripts.ts'
@@ -102,10 +102,11 @@ export function othersReport(facts: HostFacts): { otherFirewalls?: HostFacts['ot
 }
 
 // Why apply leaves this host unchanged: other rules still filter its traffic and the inventory
-// does not say to go ahead. A rollback goes back to what was, so it is never held back.
-export function heldBack(change: Change, facts: HostFacts): string | undefined {
+// does not say to go ahead. A rollback goes back to what was, so it is never held back. Apply,
+// --check and the preview all decide here, so what they predict is what apply does.
+export function heldBack(change: Change, facts: HostFacts, when: Telling = 'done'): string | undefined {
   if (facts.others.length === 0 || change.action !== 'apply' || change.host.otherFirewalls === 'proceed') return undefined
-  return refusal(facts.others)
+  return refusal(facts.others, when)
 }
 
 export function families(facts: HostFacts): FamilyFacts[] {

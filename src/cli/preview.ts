@@ -11,22 +11,19 @@ import type { Io } from './output.ts'
 import { Cancelled, type Prompts } from './picker.ts'
 import { changeSummary, previewText } from './preview-text.ts'
 
-// The changes `change` would make on the host, as a host-done event: `changed` when it would
-// change something, `unchanged` otherwise. Nothing is written.
+// What `change` would do on the host, as a host-done event with apply's outcome: `changed` when
+// it would change something, `unchanged` otherwise, `failed` when apply would hold the host back
+// for its other firewalls. Like apply's, it carries the backend and the other firewalls found.
+// Nothing is written.
 export async function pendingChange(session: Session, change: Change): Promise<HostDone> {
   const facts = await gatherFacts(session, change)
+  const known = { kind: 'host-done', host: change.host.name, backend: facts.backend, ...othersReport(facts) } as const
   // Apply would leave the host unchanged and fail it: say so and why, not what it would change.
-  const held = heldBack(change, facts)
-  if (held !== undefined) return { kind: 'host-done', host: change.host.name, outcome: 'failed', detail: held, ...othersReport(facts) }
+  const held = heldBack(change, facts, 'ahead')
+  if (held !== undefined) return { ...known, outcome: 'failed', detail: held }
   const same = rulesetsEqual(facts)
   const settings = facts.settingsToChange.map((i) => change.commands[i]!.title)
-  return {
-    kind: 'host-done',
-    host: change.host.name,
-    outcome: same && settings.length === 0 ? 'unchanged' : 'changed',
-    diff: same ? [] : factsDiff(facts),
-    settings,
-  }
+  return { ...known, outcome: same && settings.length === 0 ? 'unchanged' : 'changed', diff: same ? [] : factsDiff(facts), settings }
 }
 
 export async function preview(
@@ -42,7 +39,8 @@ export async function preview(
 }
 
 // `fleet apply --check`: every host read, what apply would change printed rule by rule, nothing
-// written. Reported with audit's words and exit statuses: in sync (0), drift (3), failed (1).
+// written. Reported with audit's words and exit statuses: in sync (0), drift (3), failed (1): a
+// host that cannot be read, or that apply would hold back and fail.
 export async function checkHosts(
   specs: ReadonlyMap<string, ConnectSpec>,
   changes: ReadonlyMap<string, Change>,
@@ -53,6 +51,7 @@ export async function checkHosts(
     emit({ kind: 'step', host, step: 'reading the live ruleset' })
     const pending = await pendingChange(session, changes.get(host)!)
     if (pending.outcome === 'unchanged') return { ...pending, outcome: 'in-sync' }
+    if (pending.outcome === 'failed') return pending
     return { ...pending, outcome: 'drift', detail: `apply would change: ${changeSummary(pending)}` }
   })
   return readOnlyExitCode(results)

@@ -104,8 +104,12 @@ function howToSee(found: readonly OtherFirewall[]): string[] {
   return [...tools, ...tables]
 }
 
+// When the refusal is told: `done` once apply has left the host alone, `ahead` when apply --check
+// and the preview say beforehand what apply would do.
+export type Telling = 'done' | 'ahead'
+
 // Why apply leaves a host alone, and how to go on: one line for people.
-export function refusal(found: readonly OtherFirewall[]): string {
+export function refusal(found: readonly OtherFirewall[], when: Telling = 'done'): string {
   const rules = found.filter((o) => o.source !== 'nftables')
   const tables = [...new Set(found.filter((o) => o.source === 'nftables').map((o) => o.table))]
   const parts = [
@@ -114,7 +118,8 @@ export function refusal(found: readonly OtherFirewall[]): string {
   ]
   const verb = found.length === 1 ? 'filters' : 'filter'
   return (
-    `${parts.join(' and ')} also ${verb} traffic on this host, outside the tables fleet manages; nothing changed. ` +
+    `${parts.join(' and ')} also ${verb} traffic on this host, outside the tables fleet manages; ` +
+    `${when === 'done' ? 'nothing changed' : 'apply would leave this host unchanged and fail it'}. ` +
     `See them with ${howToSee(found).map((c) => `\`${c}\``).join(', ')}; remove them where they come from, ` +
     'or set `otherFirewalls: proceed` for this host in the inventory to apply the baseline alongside them'
   )

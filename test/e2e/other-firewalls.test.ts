@@ -5,7 +5,8 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fleet } from '../helpers/cli.ts'
-import { internalHost, LAB, labDown, labInventory, labUp, onHost, ROOT, rulesetOf } from '../helpers/lab.ts'
+import { FLEET_BIN, internalHost, LAB, labDown, labInventory, labUp, onHost, ROOT, rulesetOf } from '../helpers/lab.ts'
+import { Terminal } from '../helpers/terminal.ts'
 
 const LAB_INVENTORY = path.join(ROOT, 'inventory/lab.yaml')
 interface Other {
@@ -63,11 +64,36 @@ describe('rules in the other iptables backend', () => {
     onHost('web02', 'iptables -D INPUT -p icmp -j ACCEPT')
     const before = rulesetOf('web01')
     const history = entries('web01')
-    // --check says beforehand what apply will do with that host.
+    // --check says beforehand what apply will do with that host, and why.
+    const why =
+      '1 rule in the other iptables backend (iptables-legacy) also filters traffic on this host, outside the tables fleet manages; ' +
+      'apply would leave this host unchanged and fail it. See them with `iptables-legacy-save`'
     const check = await run('apply', LAB_INVENTORY, '--check')
-    expect(check.hosts.web01).toMatchObject({ outcome: 'failed', detail: expect.stringContaining('also filters traffic on this host'), otherFirewalls: [LEGACY_RULE] })
+    expect(check.hosts.web01).toMatchObject({ outcome: 'failed', detail: expect.stringContaining(why), otherFirewalls: [LEGACY_RULE] })
     expect(check.hosts.web02!.outcome).toBe('drift')
     expect(check.code).toBe(1)
+    const plainCheck = await fleet(['apply', '-i', LAB_INVENTORY, '--check'])
+    expect(plainCheck.code).toBe(1)
+    expect(plainCheck.stdout).toContain(`web01: failed: ${why}`)
+    expect(plainCheck.stdout).toContain(`    also filtering: iptables-legacy filter/INPUT: ${LEGACY_RULE.line}`)
+    expect(plainCheck.stdout).toMatch(/^checked 3 hosts: 1 failed, 1 in sync, 1 drift \(web01, web02\)$/m)
+    // So does the preview before the last yes/no on a terminal.
+    const terminal = Terminal.start(`node ${FLEET_BIN} apply -i ${LAB_INVENTORY}`, { XDG_STATE_HOME: process.env.XDG_STATE_HOME! })
+    try {
+      await terminal.waitFor('Which roles?')
+      terminal.send('a', 'Enter')
+      await terminal.waitFor('Which hosts?')
+      terminal.send('Enter')
+      const asked = await terminal.waitFor('Apply to 3 hosts?')
+      // Long lines wrap on the terminal: compare without the whitespace.
+      expect(asked.replace(/\s+/g, '')).toContain(`web01:${why}`.replace(/\s+/g, ''))
+      expect(asked).toContain(`    also filtering: iptables-legacy filter/INPUT: ${LEGACY_RULE.line}`)
+      expect(asked).toMatch(/^ {2}web02: 1 to add$/m)
+      terminal.send('n', 'Enter')
+      expect(await terminal.waitFor(/EXIT=\d+/)).toContain('EXIT=130')
+    } finally {
+      terminal.close()
+    }
     const result = await fleet(['apply', '-i', LAB_INVENTORY])
     expect(result.code).toBe(1)
     expect(result.stdout).toContain(
@@ -82,6 +108,9 @@ describe('rules in the other iptables backend', () => {
 
   it('with `otherFirewalls: proceed`, apply goes ahead and says what else filters; audit lists it without drift', async () => {
     const inventory = proceeding()
+    const check = await run('apply', inventory, '--limit', 'web01', '--check')
+    expect(check.hosts.web01).toMatchObject({ outcome: 'drift', otherFirewalls: [LEGACY_RULE] })
+    expect(check.code).toBe(3)
     const applied = await run('apply', inventory, '--limit', 'web01')
     expect(applied.code).toBe(0)
     expect(applied.hosts.web01).toMatchObject({ outcome: 'changed', otherFirewalls: [LEGACY_RULE] })

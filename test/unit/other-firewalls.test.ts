@@ -79,6 +79,15 @@ describe('refusal', () => {
         'remove them where they come from, or set `otherFirewalls: proceed` for this host in the inventory to apply the baseline alongside them',
     )
   })
+
+  it('says beforehand (apply --check, the preview) what apply would do, with the same reason and advice', () => {
+    const found = backendRules('iptables-legacy', fixture('legacy-rules.v4'))
+    expect(refusal(found, 'ahead')).toBe(
+      '2 rules in the other iptables backend (iptables-legacy) also filter traffic on this host, outside the tables fleet manages; ' +
+        'apply would leave this host unchanged and fail it. See them with `iptables-legacy-save`; ' +
+        'remove them where they come from, or set `otherFirewalls: proceed` for this host in the inventory to apply the baseline alongside them',
+    )
+  })
 })
 
 describe('nftables.service next to netfilter-persistent', () => {

@@ -71,6 +71,30 @@ describe('the preview before the last yes/no', () => {
     ])
   })
 
+  it('says which hosts apply would leave alone for their other firewalls, and lists those, never folded away', () => {
+    const legacy = { source: 'iptables-legacy', table: 'filter', chain: 'INPUT', line: '-A INPUT -s 198.51.100.66/32 -j DROP' } as const
+    const why = '1 rule in the other iptables backend (iptables-legacy) also filters traffic on this host, outside the tables fleet manages; apply would leave this host unchanged and fail it'
+    const many = Array.from({ length: 3 }, (_, i) => entry('filter', 'INPUT', 'missing', `-A INPUT -p tcp -m tcp --dport ${1000 + i} -j ACCEPT`))
+    const text = previewText(
+      [
+        { kind: 'host-done', host: 'web01', outcome: 'failed', detail: why, otherFirewalls: [legacy] },
+        { ...changed('web02', many), otherFirewalls: [legacy], warnings: ['nftables.service is enabled next to netfilter-persistent'] },
+      ],
+      2,
+    )
+    expect(text.lines).toEqual([
+      `  web01: ${why}`,
+      '    also filtering: iptables-legacy filter/INPUT: -A INPUT -s 198.51.100.66/32 -j DROP',
+      '  web02: 3 to add',
+      '    filter/INPUT:',
+      '      + missing -A INPUT -p tcp -m tcp --dport 1000 -j ACCEPT',
+      '    … 2 more changes',
+      '    also filtering: iptables-legacy filter/INPUT: -A INPUT -s 198.51.100.66/32 -j DROP',
+      '    warning: nftables.service is enabled next to netfilter-persistent',
+    ])
+    expect(text.folded).toBe(2)
+  })
+
   it('folds a long block to its first lines and counts the changes left out', () => {
     const many = Array.from({ length: 20 }, (_, i) => entry('filter', 'INPUT', 'missing', `-A INPUT -p tcp -m tcp --dport ${1000 + i} -j ACCEPT`))
     const text = previewText([changed('router01', many), changed('web01', serverDiff)], 5)
