@@ -1,8 +1,6 @@
 // host + role -> the host's baseline: its ruleset documents and the host settings it needs.
 // The role's task bodies run against a recording `$` (recording-shell.ts): nothing is executed,
 // iptables/ip6tables commands become ruleset lines, ensure() settings become checked commands.
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { InputError } from '../inventory/errors.ts'
 import type { HostSpec } from '../inventory/types.ts'
 import { buildRuleset, renderRestoreDocument, type Ruleset } from './ruleset.ts'
@@ -11,6 +9,7 @@ import { NETWORK_KEY_MEANING, roleContext, type BuiltContext } from '../roles/co
 import { commandWords, oneLine, parseIptablesWords, PROGRAMS, RoleError } from '../roles/iptables-line.ts'
 import type { LoadedRole } from '../roles/load.ts'
 import { record, type Recorded } from '../roles/recording-shell.ts'
+import { functionPlace, locate, placeText } from '../roles/role-place.ts'
 import type { CommandTask, RoleTask, RulesetLine, Setting } from '../roles/types.ts'
 
 export interface Baseline {
@@ -52,7 +51,7 @@ async function evaluate(host: HostSpec, loaded: LoadedRole): Promise<Evaluated> 
   const commands: CommandTask[] = []
   let failure: InputError | undefined
   try {
-    for (const task of roleTasks(built, loaded, host)) {
+    for (const task of await roleTasks(built, loaded, host)) {
       titles.push(task.title)
       const result = await runTask(task, built, loaded, host)
       lines.push(...result.lines)
@@ -100,19 +99,21 @@ function isRoleTask(value: unknown): value is RoleTask {
   return typeof value === 'object' && value !== null && typeof (value as RoleTask).body === 'function' && (value as RoleTask).madeAt instanceof Error
 }
 
-function roleTasks(built: BuiltContext, loaded: LoadedRole, host: HostSpec): RoleTask[] {
-  let tasks
+async function roleTasks(built: BuiltContext, loaded: LoadedRole, host: HostSpec): Promise<RoleTask[]> {
+  let tasks: unknown
   try {
     tasks = loaded.role.tasks(built.ctx)
-    if (!Array.isArray(tasks)) throw new RoleError(`returned something fleet cannot use (tasks(ctx) returns a list of ctx.task(title, async ($) => { ... }), got ${describe(tasks)})`)
   } catch (error) {
-    // fleet's own checks point at the role file; a fault of the role's code at its line.
-    throw roleFailure(error, error instanceof RoleError ? loaded.file : locate(error, loaded.file), undefined, host)
+    // A fault of the role's code, or of how it called the context, at the role's line.
+    throw roleFailure(error, locate(error, loaded.file), undefined, host)
   }
-  const flat = tasks.flat() as unknown[]
-  const odd = flat.find((t) => !isRoleTask(t))
-  if (odd !== undefined) {
-    throw roleFailure(new RoleError(`returned something fleet cannot use (tasks made with ctx.task(title, async ($) => { ... }), got ${describe(odd)})`), loaded.file, undefined, host)
+  const flat = Array.isArray(tasks) ? (tasks.flat() as unknown[]) : undefined
+  const odd = flat === undefined ? tasks : flat.find((t) => !isRoleTask(t))
+  if (flat === undefined || odd !== undefined) {
+    const expected = flat === undefined ? 'tasks(ctx) returns a list of ctx.task(title, async ($) => { ... })' : 'tasks made with ctx.task(title, async ($) => { ... })'
+    // Nothing threw: the place to show is where tasks() is written.
+    const where = placeText(await functionPlace(loaded.role.tasks, loaded.file)) ?? loaded.file
+    throw roleFailure(new RoleError(`returned something fleet cannot use (${expected}, got ${describe(odd)})`), where, undefined, host)
   }
   return flat as RoleTask[]
 }
@@ -123,7 +124,7 @@ async function runTask(task: RoleTask, built: BuiltContext, loaded: LoadedRole, 
     const recorder = await record(task.body)
     return placeCommands(recorder.commands, built.running.settings, task.title)
   } catch (error) {
-    const where = error instanceof RoleError ? locate(task.madeAt, loaded.file) : locate(error, locate(task.madeAt, loaded.file))
+    const where = error instanceof RoleError ? locate(task.madeAt, loaded.file) : locate(error, loaded.file, locate(task.madeAt, loaded.file))
     throw roleFailure(error, where, task.title, host)
   } finally {
     built.running.settings = null
@@ -177,35 +178,6 @@ function wantOf(want: unknown): string {
 function describe(value: unknown): string {
   const text = JSON.stringify(value)
   return text === undefined ? String(value) : text.length > 60 ? `${text.slice(0, 60)}...` : text
-}
-
-const FLEET_CODE = fileURLToPath(new URL('..', import.meta.url))
-
-// Where in role code (not fleet's own, not a dependency's) an error was made: file:line:col from
-// the stack, or only the file when tsx ran the role as transformed code without a usable line.
-function locate(error: unknown, fallback: string): string {
-  const stack = error instanceof Error ? (error.stack ?? '') : ''
-  for (const frame of stack.split('\n').slice(1)) {
-    const place = framePlace(frame)
-    if (place === undefined || place.file.startsWith(FLEET_CODE) || place.file.includes('/node_modules/')) continue
-    return shown(place.file) + (place.line ?? '')
-  }
-  return fallback
-}
-
-function framePlace(frame: string): { file: string; line?: string } | undefined {
-  const transformed = /[?&]filePath=([^?&:]+)/.exec(frame)
-  if (transformed) return { file: decodeURIComponent(transformed[1]!).replace(/\?namespace=.*$/, '') }
-  const m = /(?:\(|at )((?:file:\/\/)?\/[^\s()?]+)(\?[^\s():]*)?:(\d+):(\d+)\)?$/.exec(frame.trim())
-  if (!m) return undefined
-  const file = m[1]!.startsWith('file://') ? fileURLToPath(m[1]!) : m[1]!
-  // A query (tsx's in-memory module) means the positions are the compiled code's.
-  return m[2] ? { file } : { file, line: `:${m[3]}:${m[4]}` }
-}
-
-function shown(file: string): string {
-  const relative = path.relative(process.cwd(), file)
-  return relative.startsWith('..') ? file : relative
 }
 
 // One line: where (the role file, and the line when the trace says), the role and host, the task,
