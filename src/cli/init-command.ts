@@ -57,6 +57,16 @@ function connectInventory(name: string, address: string, port: number | undefine
   return loadInventory(text, file)
 }
 
+// That inventory exists only in memory: an error in resolving it names no line of it.
+function connectSpecsOf(inventory: ReturnType<typeof loadInventory>) {
+  try {
+    return connectSpecs(inventory)
+  } catch (error) {
+    if (error instanceof InputError && error.where !== undefined) throw new InputError(error.message)
+    throw error
+  }
+}
+
 export async function initCommand(options: InitOptions, io: Io): Promise<number> {
   const target = parseTarget(options.router)
   const output = options.output !== undefined ? path.resolve(options.output) : undefined
@@ -76,7 +86,7 @@ export async function initCommand(options: InitOptions, io: Io): Promise<number>
   // Named by what was typed when that is a host name, so ssh_config matches it as OpenSSH would.
   const connectName = checkHostName(target.address) === null ? target.address : 'router'
   const inventory = connectInventory(connectName, target.address, options.port, ssh, output ?? path.join(dir, 'fleet-init.yaml'))
-  const specs = connectSpecs(inventory)
+  const specs = connectSpecsOf(inventory)
   const spec = specs.get(connectName)!
   const step = routerReadStep()
   let stdout = ''

@@ -9,7 +9,8 @@ export const diskFiles: ConfigFiles = {
   read(file) {
     try {
       return readFileSync(file, 'utf8')
-    } catch {
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EISDIR') return { directory: true }
       // Missing or unreadable: ssh skips it too.
       return undefined
     }
@@ -25,7 +26,7 @@ export const diskFiles: ConfigFiles = {
 
 // Every host reads the same few files: each is read once per run.
 function cached(files: ConfigFiles): ConfigFiles {
-  const texts = new Map<string, string | undefined>()
+  const texts = new Map<string, ReturnType<ConfigFiles['read']>>()
   return {
     read(file) {
       if (!texts.has(file)) texts.set(file, files.read(file))

@@ -8,8 +8,9 @@ import { hostLineMatches, matchPattern, matchPatternList, splitConfigLine, type 
 import { parseProxyJump, type ProxyJump } from './proxy-jump.ts'
 
 export interface ConfigFiles {
-  // undefined: no such file (ssh skips a missing config file).
-  read(file: string): string | undefined
+  // The text; undefined: no such file (ssh skips a missing config file); a directory, which ssh
+  // opens and silently reads nothing from.
+  read(file: string): string | undefined | { readonly directory: true }
   // The names in a folder, for Include patterns; [] when there is no such folder.
   list(dir: string): readonly string[]
 }
@@ -103,6 +104,8 @@ export function lowerName(name: string): string {
 function readFile(pass: Pass, source: ConfigSource, file: string, depth: number, state: { active: boolean }, neverMatch: boolean): void {
   const text = pass.files.read(file)
   if (text === undefined) return
+  // Only a top-level file gets here as a directory: Include checks its own.
+  if (typeof text !== 'string') throw new SshConfigError('is a directory, not an ssh_config file', file)
   text.split('\n').forEach((raw, index) => {
     const where = `${file}:${index + 1}`
     const line = splitConfigLine(raw)
@@ -141,7 +144,15 @@ function includedFiles(pass: Pass, source: ConfigSource, patterns: readonly stri
       : pattern.startsWith('~/') || pattern === '~'
         ? pass.query.home + pattern.slice(1)
         : `${source.system ? '/etc/ssh' : `${pass.query.home}/.ssh`}/${pattern}`
-    return globPath(anchored, pass.files)
+    const found = globPath(anchored, pass.files)
+    // A wildcard that also matches a directory means the files among its matches, as in ssh; a
+    // directory named as such is a mistake ssh would hide (the settings in it are never read).
+    const isDirectory = (file: string) => typeof pass.files.read(file) === 'object'
+    if (!/[*?]/.test(pattern)) {
+      if (isDirectory(anchored)) throw new SshConfigError(`Include ${pattern}: ${anchored} is a directory; Include reads files (${pattern.replace(/\/$/, '')}/* for the files in it)`, where)
+      return found
+    }
+    return found.filter((file) => !isDirectory(file))
   })
 }
 

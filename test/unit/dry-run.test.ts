@@ -1,7 +1,7 @@
 // The offline dry run, as a new user meets it: copy the example inventory, change the LAN, and see
 // the plan follow, without any connection, key or root.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -38,6 +38,39 @@ describe('fleet apply --dry-run', () => {
     const refused = await fleet(['apply', '--inventory', mine, '--dry-run', '--limit', 'router01'])
     expect(refused.code).toBe(2)
     expect(refused.stderr).toContain(`host router01: ssh_config ${config}:2 sets ProxyCommand "nc %h %p"`)
+  })
+
+  it('refuses an ssh_config that is a directory, or an Include of one, naming where, as one line or one JSON document, status 2', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fleet-config-dir-'))
+    const confD = path.join(dir, 'conf.d')
+    mkdirSync(confD)
+    writeFileSync(path.join(confD, 'db.conf'), 'Host db01\n  Port 2200\n')
+    const mine = (config: string) => {
+      const file = path.join(dir, 'prod.yaml')
+      writeFileSync(file, readFileSync(EXAMPLE, 'utf8').replace(/^  ssh:\n/m, `  ssh:\n    config: ${config}\n`))
+      return file
+    }
+    const asDirectory = await fleet(['apply', '--inventory', mine(confD), '--dry-run', '--limit', 'router01'])
+    expect(asDirectory.code).toBe(2)
+    expect(asDirectory.stdout).toBe('')
+    expect(asDirectory.stderr).toMatch(new RegExp(`^fleet: ${dir}/prod\\.yaml:\\d+:\\d+: host router01: ssh_config ${confD}: is a directory, not an ssh_config file$`))
+
+    const config = path.join(dir, 'ssh_config')
+    writeFileSync(config, 'Host *\n  ServerAliveInterval 30\nInclude ' + confD + '\n')
+    const included = await fleet(['apply', '--inventory', mine(config), '--dry-run', '--json'])
+    expect(included.code).toBe(2)
+    expect(included.stderr.split('\n')).toHaveLength(1)
+    const { error } = JSON.parse(included.stdout)
+    expect(error).toMatchObject({ kind: 'bad-input', status: 2 })
+    expect(error.problems[0].message).toBe(
+      `host router01: ssh_config ${config}:3: Include ${confD}: ${confD} is a directory; Include reads files (${confD}/* for the files in it)`,
+    )
+
+    // What was meant reads the files in it; a missing file stays silent, as in ssh.
+    writeFileSync(config, `Include ${confD}/*\nInclude ${dir}/missing.conf\n`)
+    const meant = await fleet(['apply', '--inventory', mine(config), '--dry-run', '--limit', 'db01'])
+    expect(meant.stderr).toBe('')
+    expect(meant.stdout).toContain('-p 2200 admin@10.20.0.21')
   })
 
   it('follows the inventory: another LAN gives other rules', async () => {

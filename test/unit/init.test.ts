@@ -174,12 +174,17 @@ describe('fleet init, bad input: exit 2 before connecting to anything', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fleet-init-'))
   const existing = path.join(dir, 'mine.yaml')
   writeFileSync(existing, '# mine\n')
+  const includer = path.join(dir, 'ssh_config')
+  writeFileSync(includer, `Host *\n  Include ${dir}\n`)
   it.each([
     ['a router that is not USER@ADDRESS', ['--router', 'root@gw;reboot'], /--router root@gw;reboot: expected USER@ADDRESS .*got "gw;reboot"/],
     ['a user name that is not one', ['--router', 'Root Admin@198.51.100.2'], /--router Root Admin@198\.51\.100\.2: expected USER@ADDRESS .*expected a user name/],
     ['an existing -o file without --force', ['--router', 'root@198.51.100.2', '-o', existing], /the file exists; fleet init never writes over it without --force/],
     ['an -o file in a folder that does not exist', ['--router', 'root@198.51.100.2', '-o', path.join(dir, 'nope/inventory.yaml')], /no folder .*nope to write it in/],
     ['a port out of range', ['--router', 'root@198.51.100.2', '-p', '70000'], /--port 70000: expected a whole number from 1 to 65535/],
+    // The inventory init connects with is only in memory: no line of it is named.
+    ['an --ssh-config that is a directory', ['--router', 'root@198.51.100.2', '--ssh-config', dir], new RegExp(`^fleet: host 198\\.51\\.100\\.2: ssh_config ${dir}: is a directory, not an ssh_config file$`)],
+    ['an Include of a directory', ['--router', 'root@198.51.100.2', '--ssh-config', includer], new RegExp(`^fleet: host 198\\.51\\.100\\.2: ssh_config ${includer}:2: Include ${dir}: ${dir} is a directory; Include reads files`)],
   ])('%s', async (_what, args, message) => {
     const result = await fleet(['init', ...args])
     expect(result.code).toBe(2)

@@ -85,6 +85,47 @@ describe('Include paths', () => {
   })
 })
 
+describe('a directory where ssh_config takes a file', () => {
+  // OpenSSH (9.2) opens a directory and reads nothing from it, silently: the settings meant to be
+  // there are simply missing. fleet says where.
+  const confD = { '/home/op/.ssh/conf.d/web.conf': 'Host web01\n  Port 2201\n', '/home/op/.ssh/conf.d/old/x.conf': 'Port 1\n' }
+
+  it.each([
+    ['an absolute Include', 'Include /home/op/.ssh/conf.d\n'],
+    ['a relative Include', 'Host *\n  Port 22\nInclude conf.d\n'],
+    ['an Include in a block that does not match', 'Host nothing\n  Include ~/.ssh/conf.d\n'],
+  ])('%s: refused at its line, with the pattern that was meant', (_name, text) => {
+    const line = text.split('\n').findIndex((l) => l.includes('Include')) + 1
+    const error = (() => {
+      try {
+        read({ '/home/op/.ssh/config': text, ...confD }, 'web01')
+      } catch (e) {
+        return e as { where: string; message: string }
+      }
+      return undefined
+    })()
+    expect(error?.where).toBe(`/home/op/.ssh/config:${line}`)
+    expect(error?.message).toMatch(/^Include \S+: \/home\/op\/\.ssh\/conf\.d is a directory; Include reads files \(\S*conf\.d\/\* for the files in it\)$/)
+  })
+
+  it('refuses the user file or the system file being a directory, naming it', () => {
+    expect(() => read(confD, 'web01', {})).not.toThrow()
+    expect(() => read({ '/home/op/.ssh/config/x': '' }, 'web01')).toThrow(
+      expect.objectContaining({ where: '/home/op/.ssh/config', message: 'is a directory, not an ssh_config file' }),
+    )
+    expect(() => read({ '/etc/ssh/ssh_config/x': '' }, 'web01')).toThrow(expect.objectContaining({ where: '/etc/ssh/ssh_config' }))
+  })
+
+  it('reads the files a wildcard Include matches, and passes over the directories among them, as ssh reads nothing from them', () => {
+    expect(read({ '/home/op/.ssh/config': 'Include conf.d/*\n', ...confD }, 'web01').port?.value).toBe(2201)
+  })
+
+  it('stays silent about files that do not exist, as ssh does', () => {
+    expect(read({ '/home/op/.ssh/config': 'Include conf.d/missing.conf\nInclude /nowhere/*\nPort 2202\n' }, 'web01').port?.value).toBe(2202)
+    expect(read({}, 'web01').port).toBeUndefined()
+  })
+})
+
 describe('Match: what fleet evaluates and what it refuses', () => {
   const config = (text: string) => ({ '/home/op/.ssh/config': text })
 
