@@ -92,6 +92,10 @@ function serverEntries(target: InitTarget, guess: RouterGuess): string[] {
 
 export function inventoryText(target: InitTarget, ssh: InitSsh, guess: RouterGuess, when: string): string {
   const lines = [
+    // yaml-language-server (VS Code's YAML extension, Neovim, ...) reads this line, as in the
+    // shipped inventories; the schema is what `fleet schema` prints.
+    '# yaml-language-server: $schema=./fleet.schema.json',
+    '# (`fleet schema > fleet.schema.json` beside this file gives your editor the keys and their checks)',
     `# Written by \`fleet init --router ${target.given}\` on ${when}, from what the router reported`,
     '# (ip -j addr, ip -j route, ss -Hltn, ip -j neigh). Every value is a guess, explained next to it:',
     '# review it, then `fleet apply -i THIS_FILE --dry-run`.',

@@ -6,7 +6,9 @@
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { Ajv2020 } from 'ajv/dist/2020.js'
 import { describe, expect, it } from 'vitest'
+import { parse } from 'yaml'
 import { guessRouter } from '../../src/init/guess.ts'
 import { inventoryText } from '../../src/init/inventory-text.ts'
 import { parseListeners, parseRouterFacts, routerOutputs, routerReadStep, type RouterOutputs } from '../../src/init/router-facts.ts'
@@ -150,6 +152,15 @@ describe('the inventory text', () => {
       untracked: { tcp: [80], udp: [] },
     })
     expect(inventory.hosts[1]!.ssh.defaults).toEqual(ssh)
+  })
+
+  it("names fleet's JSON Schema on its first line, where editors (yaml-language-server) look, and passes it", async () => {
+    const [first, second] = text.split('\n')
+    expect(first).toBe('# yaml-language-server: $schema=./fleet.schema.json')
+    expect(second).toBe('# (`fleet schema > fleet.schema.json` beside this file gives your editor the keys and their checks)')
+    const schema = JSON.parse((await fleet(['schema'])).stdout)
+    const validate = new Ajv2020({ allErrors: true, strict: true }).compile(schema)
+    expect(validate(parse(text)), JSON.stringify(validate.errors)).toBe(true)
   })
 
   it('explains each guess, and how many neighbours were found and why some may be missing', () => {
