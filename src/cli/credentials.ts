@@ -1,7 +1,6 @@
 // What authenticates a run (key passphrases, the sudo password), asked for or read once per
 // command before any host is contacted: the preview and the run share it, every host uses it.
 // Secrets live in this process's memory only; nothing here prints or records them.
-import { existsSync, readFileSync } from 'node:fs'
 import { InputError } from '../inventory/errors.ts'
 import type { ConnectSpec } from '../ssh/connect-spec.ts'
 import { Identities, type AskSecret } from '../ssh/identities.ts'
@@ -9,6 +8,7 @@ import type { Credentials } from '../ssh/ssh-transport.ts'
 import { SudoPassword } from '../ssh/sudo.ts'
 import { askSecret } from './inquirer-prompts.ts'
 import { interactive, type Io } from './output.ts'
+import { readPrivateFile } from './private-file.ts'
 
 export interface SudoOptions {
   // -K, --ask-sudo-pass
@@ -46,8 +46,7 @@ export class RunCredentials implements Credentials {
     const file = this.options.sudoPassFile
     let secret: string
     if (file !== undefined) {
-      if (!existsSync(file)) throw new InputError(`--sudo-pass-file ${file}: no such file`)
-      secret = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
+      secret = readPrivateFile(file, '--sudo-pass-file').replace(/\r?\n$/, '')
       if (secret === '') throw new InputError(`--sudo-pass-file ${file}: the file is empty`)
     } else if (this.options.askSudoPass && ask) {
       secret = await ask(`sudo password (for ${users.join(', ')}):`)

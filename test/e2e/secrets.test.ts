@@ -2,7 +2,7 @@
 // asks for one) and a key file protected by a passphrase. Each is asked for once, used where it is
 // needed, and found nowhere afterwards: not in any output, process list, host file or history.
 import { spawn, spawnSync } from 'node:child_process'
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, chmodSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { fleet } from '../helpers/cli.ts'
@@ -77,6 +77,8 @@ describe('sudo with a password', () => {
     drift()
     const wrong = path.join(LAB, 'wrong-sudo-password')
     writeFileSync(wrong, 'not the password\n')
+    // Private, or fleet refuses the file before trying anything (test/unit/sudo-pass-file.test.ts).
+    chmodSync(wrong, 0o600)
     const before = ['web01', 'web02'].map((h) => rulesetOf(h))
     const result = await fleetProcess(['apply', '-i', sudoInventory(), '--sudo-pass-file', wrong])
     expect(result.code).toBe(1)
