@@ -2,6 +2,9 @@
 // to ssh2 in that order (as OpenSSH does). A key file protected by a passphrase is unlocked once,
 // before any host is contacted: asked for on a terminal (unless the agent already holds that
 // key), and without a terminal left to the agent, or refused with a message saying how.
+// With IdentitiesOnly, OpenSSH still signs with the agent's keys whose public half an IdentityFile
+// names (the file's own, FILE.pub, or a .pub named as the IdentityFile: the private half may live
+// only in the agent or on a token), and offers no other agent key (sshconnect2.c pubkey_prepare).
 import { existsSync, readFileSync } from 'node:fs'
 import ssh2, { type ParsedKey } from 'ssh2'
 import { InputError } from '../inventory/errors.ts'
@@ -15,13 +18,36 @@ export type AskSecret = (message: string) => Promise<string>
 
 export type AuthMethod =
   | { readonly type: 'publickey'; readonly username: string; readonly key: ParsedKey }
-  | { readonly type: 'agent'; readonly username: string; readonly agent: string }
+  | { readonly type: 'agent'; readonly username: string; readonly agent: string | InstanceType<typeof OpenSSHAgent> }
+
+// A public key as the agent and .pub files write it: its SSH wire form, base64.
+type PublicKey = string
 
 type KeyFile =
   | { readonly kind: 'key'; readonly key: ParsedKey }
-  // Protected by a passphrase and not unlocked: only the agent can use it.
-  | { readonly kind: 'locked' }
+  // Only the agent can sign for it: protected by a passphrase and not unlocked, or only its public
+  // half is here. `publicKey`: that half, when known (IdentitiesOnly lets the agent use only these).
+  | { readonly kind: 'agent-only'; readonly publicKey?: PublicKey; readonly locked: boolean }
   | { readonly kind: 'unusable' }
+
+// The agent at `socket`, showing only the keys in `allowed`.
+class AgentKeys extends OpenSSHAgent {
+  constructor(
+    socket: string,
+    private readonly allowed: ReadonlySet<PublicKey>,
+  ) {
+    super(socket)
+  }
+
+  // OpenSSHAgent lists the agent's keys as ParsedKey (the types also allow other forms).
+  override getIdentities(cb: (error: Error | undefined, keys?: ParsedKey[]) => void): void {
+    super.getIdentities((error, keys) => (error ? cb(error) : cb(undefined, ((keys ?? []) as ParsedKey[]).filter((k) => this.allowed.has(publicKeyOf(k))))))
+  }
+}
+
+function publicKeyOf(key: ParsedKey): PublicKey {
+  return key.getPublicSSH().toString('base64')
+}
 
 const PASSPHRASE_TRIES = 3
 
@@ -45,37 +71,53 @@ export class Identities {
 
   authMethods(spec: ConnectSpec): AuthMethod[] {
     const methods: AuthMethod[] = []
+    const agentOnly = new Set<PublicKey>()
     for (const file of spec.identityFiles) {
       if (!this.files.has(file)) this.files.set(file, this.readPlain(file) ?? { kind: 'unusable' })
       const loaded = this.files.get(file)!
       if (loaded.kind === 'key') methods.push({ type: 'publickey', username: spec.user, key: loaded.key })
+      if (loaded.kind === 'agent-only' && loaded.publicKey !== undefined) agentOnly.add(loaded.publicKey)
     }
-    // IdentitiesOnly: the key files only, never the agent.
     if (this.agent && !spec.identitiesOnly) methods.push({ type: 'agent', username: spec.user, agent: this.agent })
+    if (this.agent && spec.identitiesOnly && agentOnly.size > 0) methods.push({ type: 'agent', username: spec.user, agent: new AgentKeys(this.agent, agentOnly) })
     if (methods.length === 0) {
-      throw new HostError(`no SSH key: none of ${spec.identityFiles.join(', ') || 'the default key files'} is a usable key and SSH_AUTH_SOCK is not set`)
+      const files = spec.identityFiles.join(', ') || 'the default key files'
+      throw new HostError(
+        this.agent
+          ? `no SSH key: none of ${files} is a usable key, nor the public half of a key the agent holds (IdentitiesOnly yes)`
+          : `no SSH key: none of ${files} is a usable key and SSH_AUTH_SOCK is not set`,
+      )
     }
     return methods
   }
 
   // Key files these hosts could only use through the agent (for the message when that fails).
   locked(spec: ConnectSpec): string[] {
-    return spec.identityFiles.filter((f) => this.files.get(f)?.kind === 'locked')
+    return spec.identityFiles.filter((f) => {
+      const loaded = this.files.get(f)
+      return loaded?.kind === 'agent-only' && loaded.locked
+    })
   }
 
+  // A private key, a public key alone (the IdentityFile is a .pub, or only FILE.pub is there), or
+  // undefined for a key behind a passphrase.
   private readPlain(file: string): KeyFile | undefined {
-    if (!existsSync(file)) return { kind: 'unusable' }
+    if (!existsSync(file)) {
+      const publicKey = publicKeyIn(`${file}.pub`)
+      return publicKey !== undefined ? { kind: 'agent-only', publicKey, locked: false } : { kind: 'unusable' }
+    }
     const key = utils.parseKey(readFileSync(file))
-    if (!(key instanceof Error)) return { kind: 'key', key: key as ParsedKey }
+    if (!(key instanceof Error)) return key.isPrivateKey() ? { kind: 'key', key } : { kind: 'agent-only', publicKey: publicKeyOf(key), locked: false }
     return /passphrase/i.test(key.message) ? undefined : { kind: 'unusable' }
   }
 
   private async read(file: string, ask: AskSecret | undefined): Promise<KeyFile> {
     const plain = this.readPlain(file)
     if (plain) return plain
-    if (await this.agentHolds(file)) return { kind: 'locked' }
+    const locked = { kind: 'agent-only', locked: true, ...(existsSync(`${file}.pub`) && { publicKey: publicKeyIn(`${file}.pub`) }) } as const
+    if (await this.agentHolds(file)) return locked
     if (!ask) {
-      if (this.agent) return { kind: 'locked' }
+      if (this.agent) return locked
       throw new InputError(
         `identity file ${file} is protected by a passphrase and there is no terminal to ask for it: ` +
           `add it to an agent (eval "$(ssh-agent)"; ssh-add ${file}) and run fleet with SSH_AUTH_SOCK set`,
@@ -91,13 +133,18 @@ export class Identities {
 
   // Whether the agent holds the key whose public half is FILE.pub (then no passphrase is needed).
   private async agentHolds(file: string): Promise<boolean> {
-    const pub = `${file}.pub`
-    if (!this.agent || !existsSync(pub)) return false
+    const publicKey = publicKeyIn(`${file}.pub`)
+    if (!this.agent || publicKey === undefined) return false
     this.agentKeys ??= new Promise((resolve) =>
-      new OpenSSHAgent(this.agent!).getIdentities((error, keys) =>
-        resolve(new Set(error ? [] : (keys ?? []).map((k) => (k as ParsedKey).getPublicSSH().toString('base64')))),
-      ),
+      new OpenSSHAgent(this.agent!).getIdentities((error, keys) => resolve(new Set(error ? [] : ((keys ?? []) as ParsedKey[]).map(publicKeyOf)))),
     )
-    return (await this.agentKeys).has(readFileSync(pub, 'utf8').trim().split(/\s+/)[1] ?? '')
+    return (await this.agentKeys).has(publicKey)
   }
+}
+
+// The public key in a .pub file; undefined when there is none.
+function publicKeyIn(file: string): PublicKey | undefined {
+  if (!existsSync(file)) return undefined
+  const key = utils.parseKey(readFileSync(file))
+  return key instanceof Error ? undefined : publicKeyOf(key)
 }

@@ -1,6 +1,6 @@
 // fleet apply against the lab: real sshd, real netfilter, real traffic.
 import { execSync } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fleet } from '../helpers/cli.ts'
@@ -9,6 +9,23 @@ import { conntrackCount, internalHost, KNOWN_HOSTS, LAB, labDown, labInventory, 
 const LAB_INVENTORY = path.join(ROOT, 'inventory/lab.yaml')
 const json = (stdout: string) => JSON.parse(stdout) as { hosts: { host: string; outcome: string; detail?: string }[] }
 const outcomes = (stdout: string) => Object.fromEntries(json(stdout).hosts.map((h) => [h.host, h.outcome]))
+
+// Runs `body` with SSH_AUTH_SOCK pointing at a fresh agent holding `keys` (added in that order).
+async function withAgent(keys: readonly string[], body: () => Promise<void>): Promise<void> {
+  const agent = execSync('ssh-agent -s', { encoding: 'utf8' })
+  const sock = /SSH_AUTH_SOCK=([^;]+);/.exec(agent)![1]!
+  const pid = Number(/SSH_AGENT_PID=(\d+);/.exec(agent)![1])
+  const previous = process.env.SSH_AUTH_SOCK
+  try {
+    for (const key of keys) execSync(`ssh-add ${key}`, { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' })
+    process.env.SSH_AUTH_SOCK = sock
+    await body()
+  } finally {
+    if (previous === undefined) delete process.env.SSH_AUTH_SOCK
+    else process.env.SSH_AUTH_SOCK = previous
+    process.kill(pid)
+  }
+}
 
 beforeAll(() => labUp('--servers', '2'))
 afterAll(() => labDown())
@@ -155,28 +172,40 @@ describe('how hosts are reached', () => {
   })
 
   it('takes the key from the agent at SSH_AUTH_SOCK when the inventory names none', async () => {
-    const agent = execSync('ssh-agent -s', { encoding: 'utf8' })
-    const sock = /SSH_AUTH_SOCK=([^;]+);/.exec(agent)![1]!
-    const pid = Number(/SSH_AGENT_PID=(\d+);/.exec(agent)![1])
-    try {
-      execSync(`ssh-add ${OPERATOR_KEY}`, { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' })
+    await withAgent([OPERATOR_KEY], async () => {
       // The lab inventory without its identity file: the agent is the only way in.
       const withoutKey = readFileSync(labInventory(internalHost('web01', '198.18.0.11')), 'utf8').replace(/    identity: .*\n/, '')
       expect(withoutKey).not.toContain('identity')
       writeFileSync(path.join(LAB, 'agent.yaml'), withoutKey)
-      const previous = process.env.SSH_AUTH_SOCK
-      process.env.SSH_AUTH_SOCK = sock
-      try {
-        const result = await fleet(['apply', '-i', path.join(LAB, 'agent.yaml'), '--json'])
-        expect(result.stderr).toBe('')
-        expect(json(result.stdout).hosts.map((h) => h.outcome).every((o) => o === 'changed' || o === 'unchanged')).toBe(true)
-      } finally {
-        if (previous === undefined) delete process.env.SSH_AUTH_SOCK
-        else process.env.SSH_AUTH_SOCK = previous
-      }
-    } finally {
-      process.kill(pid)
-    }
+      const result = await fleet(['apply', '-i', path.join(LAB, 'agent.yaml'), '--json'])
+      expect(result.stderr).toBe('')
+      expect(json(result.stdout).hosts.map((h) => h.outcome).every((o) => o === 'changed' || o === 'unchanged')).toBe(true)
+    })
+  })
+
+  it('with IdentitiesOnly yes, signs with the agent key whose public half the IdentityFile names, as ssh does', async () => {
+    // The private key is only in the agent (as with a token), behind another key the host refuses.
+    const decoy = path.join(LAB, 'decoy-key')
+    execSync(`rm -f ${decoy} ${decoy}.pub; ssh-keygen -q -t ed25519 -N '' -f ${decoy}`)
+    const token = path.join(LAB, 'token-key.pub')
+    copyFileSync(`${OPERATOR_KEY}.pub`, token)
+    const config = path.join(LAB, 'ssh_config-identities-only')
+    writeFileSync(config, `Host *\n  IdentitiesOnly yes\n  IdentityFile ${token}\n`)
+    const inventory = labInventory(internalHost('web01', '198.18.0.11'))
+    writeFileSync(inventory, readFileSync(inventory, 'utf8').replace(/    identity: .*\n/, `    config: ${config}\n`))
+    await withAgent([decoy, OPERATOR_KEY], async () => {
+      const result = await fleet(['audit', '-i', inventory, '--json'])
+      expect(result.stderr).toBe('')
+      expect(json(result.stdout).hosts.map((h) => [h.host, h.outcome === 'in-sync' || h.outcome === 'drift'])).toEqual([
+        ['router01', true],
+        ['web01', true],
+      ])
+    })
+    // Without that key in the agent, nothing else is offered: the decoy is not tried.
+    await withAgent([decoy], async () => {
+      const result = await fleet(['audit', '-i', inventory, '--json', '--limit', 'router01'])
+      expect(json(result.stdout).hosts[0]).toMatchObject({ outcome: 'failed', detail: expect.stringContaining(`authentication failed for root@198.51.100.2:22 with ${token}`) })
+    })
   })
 
   it('prints plain lines without a terminal, naming every host', async () => {

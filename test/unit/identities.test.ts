@@ -1,10 +1,11 @@
 // Identity files with a passphrase: asked for once per file whatever the number of hosts using it,
 // and without a terminal a clear error naming the file (or, with an agent, left to the agent).
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { describe, expect, it } from 'vitest'
+import ssh2, { type ParsedKey } from 'ssh2'
+import { afterAll, describe, expect, it } from 'vitest'
 import type { ConnectSpec } from '../../src/ssh/connect-spec.ts'
 import { Identities } from '../../src/ssh/identities.ts'
 
@@ -48,5 +49,73 @@ describe('a key file with a passphrase', () => {
     await identities.load([spec('web01', locked)], undefined)
     expect(identities.authMethods(spec('web01', locked)).map((m) => m.type)).toEqual(['agent'])
     expect(identities.locked(spec('web01', locked))).toEqual([locked])
+  })
+})
+
+// IdentitiesOnly yes: OpenSSH still asks the agent, and signs with an agent key whose public half
+// an IdentityFile names (the key file itself, FILE.pub beside it, or a .pub named as the
+// IdentityFile, the private half being only in the agent or on a token); it offers no other agent
+// key (sshconnect2.c, pubkey_prepare).
+describe('IdentitiesOnly with an agent', () => {
+  const agentOut = execFileSync('ssh-agent', ['-s'], { encoding: 'utf8' })
+  const sock = /SSH_AUTH_SOCK=([^;]+);/.exec(agentOut)![1]!
+  const pid = Number(/SSH_AGENT_PID=(\d+);/.exec(agentOut)![1])
+  afterAll(() => process.kill(pid))
+  const inAgent = key('in-agent', '')
+  const other = key('other-in-agent', '')
+  const lockedInAgent = key('locked-in-agent', 'pass phrase')
+  execFileSync('ssh-add', ['-q', other, inAgent], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' })
+  execFileSync('sh', ['-c', `echo 'pass phrase' > ${dir}/askpass-answer; printf '#!/bin/sh\\ncat ${dir}/askpass-answer\\n' > ${dir}/askpass; chmod +x ${dir}/askpass`])
+  execFileSync('ssh-add', ['-q', lockedInAgent], { env: { ...process.env, SSH_AUTH_SOCK: sock, SSH_ASKPASS: `${dir}/askpass`, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: 'x' }, stdio: 'ignore' })
+  // The private half of in-agent lives only in the agent: the IdentityFile names its public half.
+  const publicOnly = path.join(dir, 'token')
+  copyFileSync(`${inAgent}.pub`, `${publicOnly}.pub`)
+  const only = (...identityFiles: string[]): ConnectSpec => ({ ...spec('web01', ...identityFiles), identitiesOnly: true })
+  const publicKey = (file: string) => readFileSync(`${file}.pub`, 'utf8').split(' ')[1]
+  const offered = async (identities: Identities, host: ConnectSpec) =>
+    Promise.all(
+      identities.authMethods(host).map(async (m) => {
+        if (m.type === 'publickey') return `file ${m.key.getPublicSSH().toString('base64') === publicKey(plain) ? 'plain' : '?'}`
+        const agent = typeof m.agent === 'string' ? new ssh2.OpenSSHAgent(m.agent) : m.agent
+        const keys = await new Promise<ParsedKey[]>((resolve, reject) => agent.getIdentities((e, k) => (e ? reject(e) : resolve((k ?? []) as ParsedKey[]))))
+        return `agent ${keys.map((k) => k.getPublicSSH().toString('base64')).map((b) => (b === publicKey(inAgent) ? 'in-agent' : b === publicKey(other) ? 'other' : b === publicKey(lockedInAgent) ? 'locked-in-agent' : '?')).join(',')}`
+      }),
+    )
+
+  it.each([
+    ['a .pub file named as the IdentityFile', `${publicOnly}.pub`],
+    ['an IdentityFile whose private half is missing, with FILE.pub beside it', publicOnly],
+  ])('uses the agent key that %s matches, and no other agent key', async (_name, file) => {
+    const identities = new Identities(sock)
+    await identities.load([only(file)], undefined)
+    expect(await offered(identities, only(file))).toEqual(['agent in-agent'])
+  })
+
+  it('uses the agent for a key file with a passphrase that the agent holds, the other files as they are', async () => {
+    const identities = new Identities(sock)
+    await identities.load([only(lockedInAgent, plain)], undefined)
+    expect(await offered(identities, only(lockedInAgent, plain))).toEqual(['file plain', 'agent locked-in-agent'])
+  })
+
+  it('offers no agent key the identity files do not name', async () => {
+    const identities = new Identities(sock)
+    await identities.load([only(plain)], undefined)
+    expect(await offered(identities, only(plain))).toEqual(['file plain'])
+    // A public half whose private half the agent lacks: nothing to offer, the host refuses.
+    const missing = path.join(dir, 'not-in-agent')
+    copyFileSync(`${locked}.pub`, `${missing}.pub`)
+    await identities.load([only(missing)], undefined)
+    expect(await offered(identities, only(missing))).toEqual(['agent '])
+    const nothing = path.join(dir, 'no-such-key')
+    await identities.load([only(nothing)], undefined)
+    expect(() => identities.authMethods(only(nothing))).toThrow(
+      `no SSH key: none of ${nothing} is a usable key, nor the public half of a key the agent holds (IdentitiesOnly yes)`,
+    )
+  })
+
+  it('without IdentitiesOnly, every agent key after the files', async () => {
+    const identities = new Identities(sock)
+    await identities.load([spec('web01', plain)], undefined)
+    expect(await offered(identities, spec('web01', plain))).toEqual(['file plain', 'agent other,in-agent,locked-in-agent'])
   })
 })
