@@ -4,7 +4,6 @@
 // compiles every role, and a CommonJS one to a single minified line), and whoever formats
 // `error.stack` (Node with or without source maps, a test runner's own formatter) may or may not
 // have mapped them. A place that cannot be told for sure is left out: the file alone is named.
-import { Session } from 'node:inspector/promises'
 import { findSourceMap } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -44,7 +43,9 @@ export function placeText(place: Place | undefined): string | undefined {
 // knows (the inspector's [[FunctionLocation]]); undefined if the inspector is not available.
 export async function functionPlace(fn: unknown, roleFile: string): Promise<Place | undefined> {
   if (typeof fn !== 'function') return undefined
-  const session = new Session()
+  // Imported here: a Node built without the inspector refuses the import, and fleet runs without.
+  const session = await import('node:inspector/promises').then(({ Session }) => new Session()).catch(() => undefined)
+  if (!session) return undefined
   const key = `__fleetFunction${process.pid}`
   try {
     session.connect()
