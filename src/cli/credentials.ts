@@ -46,8 +46,8 @@ export class RunCredentials implements Credentials {
     const file = this.options.sudoPassFile
     let secret: string
     if (file !== undefined) {
-      secret = readPrivateFile(file, '--sudo-pass-file').replace(/\r?\n$/, '')
-      if (secret === '') throw new InputError(`--sudo-pass-file ${file}: the file is empty`)
+      secret = readPrivateFile(file, '--sudo-pass-file').split(/\r?\n/)[0]!
+      if (secret === '') throw new InputError(`--sudo-pass-file ${file}: its first line (the password) is empty`)
     } else if (this.options.askSudoPass && ask) {
       secret = await ask(`sudo password (for ${users.join(', ')}):`)
     } else {

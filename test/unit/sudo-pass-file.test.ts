@@ -65,4 +65,18 @@ describe('a private --sudo-pass-file', () => {
     await credentials.prepare([spec])
     expect(credentials.sudo?.secret).toBe('hunter2')
   })
+
+  it('with an empty first line is refused', async () => {
+    const file = passwordFile(0o600)
+    writeFileSync(file, '\nhunter2\n')
+    await expect(new RunCredentials({ sudoPassFile: file }, io).prepare([spec])).rejects.toThrow(`--sudo-pass-file ${file}: its first line (the password) is empty`)
+  })
+
+  it('gives its first line, as the README says, whatever follows it', async () => {
+    const file = passwordFile(0o600)
+    writeFileSync(file, 'hunter2\r\n# the admin password of the lab\n')
+    const credentials = new RunCredentials({ sudoPassFile: file }, io)
+    await credentials.prepare([spec])
+    expect(credentials.sudo?.secret).toBe('hunter2')
+  })
 })
