@@ -47,11 +47,15 @@ fleet_stop_timer() {
   rm -f "$S/armed/$ID" "$S/armed/$ID".*
 }
 fleet_fail() { echo "$2" >&2; fleet_claim off; fleet_stop_timer; fleet_status failed "$2"; fleet_release; exit "$1"; }
-fleet_norm() { grep -v '^#' | sed 's/ \\[[0-9]*:[0-9]*\\]$//' | awk '/^[*]/ { if (t != "") print t; t = $0; next } { t = t "|" $0 } END { if (t != "") print t }' | sort; }
+fleet_norm() { grep -v -e '^#' -e '^$' | sed 's/ \\[[0-9]*:[0-9]*\\]$//' | awk '/^[*]/ { if (t != "") print t; t = $0; next } { t = t "|" $0 } END { if (t != "") print t }' | sort; }
 fleet_live_is() { [ "$($1 | fleet_norm)" = "$(fleet_norm < "$2")" ]; }
+# Both families are restored before either is checked: one that fails must not leave the other new.
 fleet_restore_saved() {
-  iptables-restore "$S/saved/$ID.v4" && fleet_live_is iptables-save "$S/saved/$ID.v4" &&
-  { [ ! -f "$S/saved/$ID.v6" ] || { ip6tables-restore "$S/saved/$ID.v6" && fleet_live_is ip6tables-save "$S/saved/$ID.v6"; }; }
+  fleet_r=0
+  iptables-restore "$S/saved/$ID.v4" || fleet_r=1
+  [ ! -f "$S/saved/$ID.v6" ] || ip6tables-restore "$S/saved/$ID.v6" || fleet_r=1
+  [ $fleet_r = 0 ] && fleet_live_is iptables-save "$S/saved/$ID.v4" &&
+  { [ ! -f "$S/saved/$ID.v6" ] || fleet_live_is ip6tables-save "$S/saved/$ID.v6"; }
 }
 fleet_busy() { : > "$S/busy.$ID" 2>/dev/null; trap 'rm -f "$S/busy.$ID"' EXIT; }
 fleet_wait() { i=0; while [ -e "$1" ] && [ $i -lt $2 ]; do sleep 1; i=$((i + 1)); done; }`
@@ -86,9 +90,11 @@ if ! fleet_take_lock; then
 fi`
 }
 
-// The change's entry in the history, numbered by the host (under the lock).
+// The change's entry in the history, numbered by the host (under the lock). Without a readable
+// seq file, numbering goes on from the highest number in the history (pruning keeps fewer entries
+// than numbers used, so their count would number a new change below the ones it follows).
 export function recordChange(action: string, note: string, by: string): string {
-  return `n=$(cat "$S/seq" 2>/dev/null); case $n in ''|*[!0-9]*) n=$(ls "$S/history" | wc -l) ;; esac; n=$((n + 1))
+  return `n=$(cat "$S/seq" 2>/dev/null); case $n in ''|*[!0-9]*) n=$({ sed -n 's/^seq=//p' "$S"/history/* 2>/dev/null; ls "$S/history" | wc -l; } | grep -x '[0-9]*' | sort -n | tail -n 1) ;; esac; n=$((n + 1))
 { printf '%s\\n' "$n" > "$S/seq" && printf 'id=%s\\nseq=%s\\ntime=%s\\naction=%s\\nstatus=pending\\nnote=%s\\nby=%s\\n' "$ID" "$n" "$(date -u +%FT%TZ)" ${action} ${quote(note)} ${quote(by)} > "$S/history/$ID"; } || {
   rm -f "$S/history/$ID"; fleet_release; echo "cannot write $S/history (is the disk full, or read-only?); nothing changed" >&2; exit ${EXIT_NO_WRITE}
 }`

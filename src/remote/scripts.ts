@@ -141,6 +141,10 @@ export function changeStep(change: Change, s: ChangeSettings): Step {
           `out=$(ip6tables-save) && printf '%s\\n' "$out" > "$S/saved/$ID.v6" && ${completeTables('"$S/saved/$ID.v6"')} && ${encoded(docs.v6!)} > "$S/applied/$ID.v6" || fleet_fail ${EXIT_NO_WRITE} 'cannot save the live IPv6 ruleset (is /var/lib/fleet full, or read-only?); nothing changed'`,
         ]
       : []),
+    // The undo restores the saved rulesets: one that iptables-restore would not take back (a rule
+    // comment with a line break, which iptables-save prints raw) means no undo, so no change.
+    `iptables-restore --test "$S/saved/$ID.v4" || fleet_fail 11 ${quote(unrestorable('iptables'))}`,
+    ...(v6 ? [`ip6tables-restore --test "$S/saved/$ID.v6" || fleet_fail 11 ${quote(unrestorable('ip6tables'))}`] : []),
     hostHook(f, 'test'),
     `${orFail(f, 'test', 'iptables-restore --test "$S/applied/$ID.v4"')} || fleet_fail 11 'iptables-restore --test rejected the ruleset; nothing changed'`,
     ...(v6 ? [`ip6tables-restore --test "$S/applied/$ID.v6" || fleet_fail 11 'ip6tables-restore --test rejected the IPv6 ruleset; nothing changed'`] : []),
@@ -167,6 +171,9 @@ export function changeStep(change: Change, s: ChangeSettings): Step {
   return { title: `lock, save the live ruleset, check and load the new one${confirm}`, script: lines.join('\n'), documents: documentsOf(change) }
 }
 
+const unrestorable = (tool: string) =>
+  `the live ${tool === 'iptables' ? '' : 'IPv6 '}ruleset would not load back as ${tool}-save prints it (a rule comment with a line break?), so no undo could restore it; nothing changed. Find the rule with \`${tool}-save\`, delete it, and run again`
+
 // History entries are one field per line.
 function oneLine(text: string): string {
   return text.replace(/[\x00-\x1f\x7f]+/g, ' ')
@@ -176,20 +183,39 @@ function oneLine(text: string): string {
 // checked, and renamed into place only once the change is final, so a reboot never brings back a
 // ruleset that was not confirmed, and a change is never confirmed with boot files it could not
 // write.
+// The boot files in place before the change are kept as hard links (no space needed) until the new
+// ones are all in place, so a rename that fails (a bind-mounted file, a file system gone
+// read-only) puts every boot file back as it was rather than leave them half new.
 function persistPrepare(change: Change, f: Fault | undefined): string {
-  const write = (save: string, file: string) => `out=$(${save}) && printf '%s\\n' "$out" > ${file}.fleet-new`
-  const writes = [write('iptables-save', '/etc/iptables/rules.v4'), ...(change.document6 !== undefined ? [write('ip6tables-save', '/etc/iptables/rules.v6')] : [])]
+  const write = (save: string, file: string) =>
+    `out=$(${save}) && printf '%s\\n' "$out" > ${file}.fleet-new && { [ ! -e ${file} ] || ln -f ${file} ${file}.fleet-old; }`
+  const writes = bootFiles(change).map((file, i) => write(i === 0 ? 'iptables-save' : 'ip6tables-save', file))
   return [
     hostHook(f, 'persist'),
-    `{ ${orFail(f, 'persist', 'mkdir -p /etc/iptables')} && ${writes.join(' && ')}; } || { rm -f /etc/iptables/rules.v?.fleet-new; fleet_persist_failed; }`,
+    `fleet_persist_back() { ${bootFiles(change).map((file) => `if [ -e ${file}.fleet-old ]; then mv -f ${file}.fleet-old ${file}; else rm -f ${file}; fi`).join('; ')}; rm -f /etc/iptables/rules.v?.fleet-new; }`,
+    `{ ${orFail(f, 'persist', 'mkdir -p /etc/iptables')} && ${writes.join(' && ')}; } || { rm -f /etc/iptables/rules.v?.fleet-new /etc/iptables/rules.v?.fleet-old; fleet_persist_failed; }`,
   ].join('\n')
 }
 
-function persistCommit(change: Change): string {
-  return ['mv /etc/iptables/rules.v4.fleet-new /etc/iptables/rules.v4', ...(change.document6 !== undefined ? ['mv /etc/iptables/rules.v6.fleet-new /etc/iptables/rules.v6'] : [])].join(' && ')
+const bootFiles = (change: Change) => ['/etc/iptables/rules.v4', ...(change.document6 !== undefined ? ['/etc/iptables/rules.v6'] : [])]
+
+// The renames into place, checked; `orElse` runs when one fails.
+function persistCommit(change: Change, orElse: string): string {
+  return `{ ${bootFiles(change).map((file) => `mv ${file}.fleet-new ${file}`).join(' && ')}; } && rm -f /etc/iptables/rules.v?.fleet-old || { fleet_persist_back; ${orElse}; }`
 }
 
 const CANNOT_PERSIST = 'cannot write the boot files in /etc/iptables (is it full, or read-only?)'
+const CANNOT_REPLACE = 'cannot put the new boot files in place in /etc/iptables (is one of them mounted over, or read-only?); the boot files were left as they were'
+
+// After the confirmation claimed the change: the boot files are back as they were, so the live
+// rulesets go back too.
+function persistUndo(): string {
+  return `fleet_persist_undo() {
+  if fleet_restore_saved; then fleet_status rolled-back '${CANNOT_REPLACE}; the previous ruleset was restored'; fleet_release; echo '${CANNOT_REPLACE}; the previous ruleset was restored' >&2; exit ${EXIT_NO_WRITE}; fi
+  fleet_status failed '${CANNOT_REPLACE}, and restoring the previous ruleset failed'; fleet_release
+  echo '${CANNOT_REPLACE}, and restoring the previous ruleset failed: the host may hold parts of both' >&2; exit ${EXIT_RESTORE_FAILED}
+}`
+}
 
 // Run over a fresh SSH connection: proves the new ruleset still admits the operator. Whoever
 // renames armed/<id> first, this, the timer or an undo, decides.
@@ -202,10 +228,11 @@ export function confirmStep(changeId: string, change: Change, fault?: Fault, con
       prelude(changeId),
       'fleet_busy',
       hostHook(fault, 'confirm'),
-      ...(persist ? [`fleet_persist_failed() { echo '${CANNOT_PERSIST}; not confirmed' >&2; exit ${EXIT_NO_WRITE}; }`, persistPrepare(change, fault)] : []),
-      `fleet_claim done || { rm -f /etc/iptables/rules.v?.fleet-new; echo 'too late: the timer has already restored the previous ruleset' >&2; exit ${EXIT_TOO_LATE}; }`,
+      ...(persist ? [`fleet_persist_failed() { echo '${CANNOT_PERSIST}; not confirmed' >&2; exit ${EXIT_NO_WRITE}; }`, persistUndo(), persistPrepare(change, fault)] : []),
+      `fleet_claim done || { rm -f /etc/iptables/rules.v?.fleet-new /etc/iptables/rules.v?.fleet-old; echo 'too late: the timer has already restored the previous ruleset' >&2; exit ${EXIT_TOO_LATE}; }`,
       'fleet_stop_timer',
-      ...(persist ? [persistCommit(change)] : []),
+      // The timer is stopped: a boot file that cannot be put in place is undone here, now.
+      ...(persist ? [persistCommit(change, 'fleet_persist_undo')] : []),
       'fleet_status confirmed',
       hostHook(fault, 'release'),
       `${orFail(fault, 'release', 'fleet_release')} || echo 'could not free the lock; it expires by itself' >&2`,
@@ -232,7 +259,7 @@ export function finishStep(changeId: string, change: Change, fault?: Fault): Ste
   echo '${CANNOT_PERSIST}, and restoring the previous ruleset failed: the host may hold parts of both' >&2; exit ${EXIT_RESTORE_FAILED}
 }`,
             persistPrepare(change, fault),
-            persistCommit(change),
+            persistCommit(change, 'fleet_persist_failed'),
           ]
         : []),
       'fleet_status applied',

@@ -19,15 +19,26 @@ const host = (n: number) => `srv00${n}`
 const run = (inventory: string, n: number, more: string[] = [], fault?: string) =>
   fleet(['apply', '-i', inventory, '--limit', host(n), '--json', '--confirm-timeout', '3', ...more], { CI: 'true', ...(fault && { FLEET_FAULT: fault }) })
 const bootFile = (n: number) => asConfiguration(onHost(host(n), 'cat /etc/iptables/rules.v4').stdout)
-const allEntries = (n: number) => onHost(host(n), 'for f in /var/lib/fleet/history/*; do cat "$f"; echo; done').stdout
 const entryOf = (n: number, id: string) => onHost(host(n), `cat /var/lib/fleet/history/${id}`).stdout
 const lockFree = (n: number) => onHost(host(n), 'test -e /var/lib/fleet/lock').code !== 0
 // A rule whose comment holds a heredoc's end marker and a command, as any process with
 // CAP_NET_ADMIN can add it; iptables-save prints the comment's newlines raw.
 const SMUGGLED = `iptables -A INPUT -p tcp --dport 4444 -m comment --comment "$(printf 'x\\nFLEET_RULESET_EOF\\ntouch /tmp/pwned #')" -j ACCEPT`
 
+// Makes iptables-restore fail on the host for a saved ruleset (not for --test), as a restore that
+// fails for real: the host's netfilter binary is replaced, in its own mount namespace only, by a
+// script that refuses those loads and runs the real binary for everything else.
+const failSavedRestores = (n: number) =>
+  expect(
+    onHost(
+      host(n),
+      `cp /usr/sbin/xtables-nft-multi /run/xtables-real && printf '%s\\n' '#!/bin/sh' 'n=\${0##*/}' 'case "$n $*" in *restore*--test*) ;; *restore*/saved/*) echo "$n: refused (test)" >&2; exit 1 ;; esac' 'exec /run/xtables-real "$n" "$@"' > /run/xtables-test && chmod 755 /run/xtables-test && mount --bind /run/xtables-test /usr/sbin/xtables-nft-multi`,
+    ).code,
+  ).toBe(0)
+const restoreRestores = (n: number) => expect(onHost(host(n), 'umount /usr/sbin/xtables-nft-multi').code).toBe(0)
+
 beforeAll(() => {
-  labUp('--servers', '6')
+  labUp('--servers', '8')
   process.env.XDG_STATE_HOME = path.join(LAB, 'operator-state')
 }, 180_000)
 afterAll(() => labDown())
@@ -38,13 +49,18 @@ describe('host text is never code', () => {
     expect((await run(a, 1)).code).toBe(0)
     expect(onHost(host(1), SMUGGLED).code).toBe(0)
     expect(onHost(host(1), 'iptables-save').stdout).toContain('\nFLEET_RULESET_EOF\n')
-    expect(report((await run(a, 1)).stdout).outcome).toBe('changed')
     const before = rulesetOf(host(1))
+    // Such a ruleset is not one iptables-restore takes back, so no undo could work: apply and
+    // rollback both refuse, say why, and change nothing.
+    const again = report((await run(a, 1)).stdout)
+    expect(again.outcome).toBe('failed')
+    expect(again.detail).toMatch(/would not load back as iptables-save prints it.*nothing changed/)
     const back = await fleet(['rollback', '-i', a, '--limit', host(1), '--json', '--confirm-timeout', '3'])
-    expect(onHost(host(1), 'ls /tmp/pwned').code).not.toBe(0)
-    // The saved ruleset is not one iptables-restore takes back; the rollback says so and changes nothing.
     expect(report(back.stdout).outcome).toBe('failed')
+    expect(onHost(host(1), 'ls /tmp/pwned').code).not.toBe(0)
     expect(rulesetOf(host(1))).toBe(before)
+    expect(lockFree(1)).toBe(true)
+    onHost(host(1), 'iptables -D INPUT 1 2>/dev/null; iptables-save | grep -q 4444 && iptables -F INPUT; true')
   })
 
   it('an id in the host history is data: a forged one is refused, never run', async () => {
@@ -80,8 +96,8 @@ describe('a restore that fails', () => {
   it('is reported as a failure, not a rollback, and the timer stays armed', async () => {
     const { a, b } = inventories(3)
     expect((await run(a, 3)).code).toBe(0)
-    // A saved ruleset iptables-restore cannot take back (see above): restoring it fails for real.
-    onHost(host(3), SMUGGLED)
+    const before = rulesetOf(host(3))
+    failSavedRestores(3)
     const result = await run(b, 3, [], 'confirm:fail')
     const done = report(result.stdout)
     expect(result.code).toBe(1)
@@ -90,8 +106,10 @@ describe('a restore that fails', () => {
     expect(done.detail).toMatch(/timer/)
     expect(onHost(host(3), 'ls /var/lib/fleet/armed').stdout).toMatch(/^\S+$/m)
     await sleep(6000)
-    expect(allEntries(3)).toMatch(/status=failed\n(.*\n)*reason=not confirmed within 3s, and restoring the previous ruleset failed/)
+    expect(entryOf(3, done.changeId!)).toMatch(/status=failed\n(.*\n)*reason=not confirmed within 3s, and restoring the previous ruleset failed/)
     expect(lockFree(3)).toBe(true)
+    restoreRestores(3)
+    expect(rulesetOf(host(3))).not.toBe(before)
   })
 })
 
@@ -148,6 +166,57 @@ describe('--no-confirm with persist', () => {
     expect(rulesetOf(host(6))).toBe(before)
     expect(bootFile(6)).toBe(before)
     expect(lockFree(6)).toBe(true)
+  })
+})
+
+describe('the first change on a host that never had rules', () => {
+  it('is undone whole when not confirmed: both families empty again, reported as rolled back', async () => {
+    const { a } = inventories(7)
+    const rules = () => onHost(host(7), 'iptables-save; ip6tables-save').stdout.split('\n').filter((l) => l.startsWith('-A ') || / DROP /.test(l))
+    expect(rules()).toEqual([])
+    const done = report((await run(a, 7, [], 'confirm:fail')).stdout)
+    expect(done.outcome).toBe('rolled-back')
+    expect(done.detail).toMatch(/the previous ruleset was restored/)
+    // Past the timer's deadline too.
+    await sleep(5000)
+    expect(rules()).toEqual([])
+    expect(entryOf(7, done.changeId!)).toMatch(/status=rolled-back/)
+    expect(lockFree(7)).toBe(true)
+  })
+})
+
+describe('boot files that cannot be replaced', () => {
+  it('(one mounted over) leave every boot file and the live rulesets as they were', async () => {
+    const { a, b } = inventories(8, true)
+    expect((await run(a, 8)).code).toBe(0)
+    const before = { v4: rulesetOf(host(8)), v6: rulesetOf(host(8), 'ipv6') }
+    const boot = onHost(host(8), 'cat /etc/iptables/rules.v4 /etc/iptables/rules.v6').stdout
+    expect(onHost(host(8), 'cp /etc/iptables/rules.v6 /run/rules.v6 && mount --bind /run/rules.v6 /etc/iptables/rules.v6').code).toBe(0)
+    try {
+      const done = report((await run(b, 8)).stdout)
+      expect(done.outcome).toBe('rolled-back')
+      expect(done.detail).toMatch(/boot files/)
+      expect({ v4: rulesetOf(host(8)), v6: rulesetOf(host(8), 'ipv6') }).toEqual(before)
+      expect(onHost(host(8), 'cat /etc/iptables/rules.v4 /etc/iptables/rules.v6').stdout).toBe(boot)
+      expect(onHost(host(8), 'ls /etc/iptables').stdout.trim().split('\n')).toEqual(['rules.v4', 'rules.v6'])
+      expect(entryOf(8, done.changeId!)).toMatch(/status=rolled-back/)
+      expect(lockFree(8)).toBe(true)
+    } finally {
+      onHost(host(8), 'umount /etc/iptables/rules.v6')
+    }
+  })
+})
+
+describe('a lost sequence file', () => {
+  it('numbers the next change after the highest in the history, so pruning keeps it', async () => {
+    const { a, b } = inventories(4)
+    for (const inventory of [a, b, a, b]) expect((await run(inventory, 4, ['--keep', '2'])).code).toBe(0)
+    expect(onHost(host(4), 'rm /var/lib/fleet/seq').code).toBe(0)
+    const done = report((await run(a, 4, ['--keep', '2'])).stdout)
+    expect(done.outcome).toBe('changed')
+    const seqs = onHost(host(4), "sed -n 's/^seq=//p' /var/lib/fleet/history/*").stdout.trim().split('\n').map(Number)
+    expect(entryOf(4, done.changeId!)).toMatch(new RegExp(`seq=${Math.max(...seqs)}\n`))
+    expect(seqs).toHaveLength(2)
   })
 })
 
