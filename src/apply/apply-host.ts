@@ -4,7 +4,7 @@
 //
 // fleet reports only what it saw: when an answer from the host is lost, it asks the host what
 // happened (settle), and where it cannot, the outcome is `unknown`.
-import { managedTablesEqual, parseSave } from '../plan/normal-form.ts'
+import { managedTablesEqual, parseSave, UnreadableSave } from '../plan/normal-form.ts'
 import { renderWithPreserved, splitPreserved } from '../plan/preserve.ts'
 import { faultIs, killDuring, killNow } from '../remote/fault.ts'
 import { EXIT_BUSY, EXIT_CONFLICT, EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_TOO_LATE } from '../remote/host-state.ts'
@@ -13,7 +13,7 @@ import { parseSections } from '../remote/sections.ts'
 import { HostError, type RemoteResult, type Session } from '../remote/transport.ts'
 import type { HostDone, Outcome, RunEvent } from './events.ts'
 import type { Change } from '../plan/change.ts'
-import { factsDiff, families, gatherFacts, heldBack, othersReport, rulesetsEqual, type FamilyFacts, type HostFacts } from './host-facts.ts'
+import { factsDiff, families, gatherFacts, heldBack, othersReport, readSave, rulesetsEqual, type FamilyFacts, type HostFacts } from './host-facts.ts'
 
 export interface HostRun {
   readonly session: Session
@@ -31,7 +31,7 @@ const SETTLE_MARGIN_SEC = 10
 // go into the documents as they are live now (a rollback too: not as they were when it was saved).
 function forHost(change: Change, facts: HostFacts): Change {
   const merge = (document: string, f: FamilyFacts) => {
-    const own = splitPreserved(parseSave(document), change.host.preserve)
+    const own = splitPreserved(readSave('the ruleset to load', document), change.host.preserve)
     if (f.preserved.size === 0 && own.preserved.size === 0) return document
     return renderWithPreserved(own.kept, f.preserved, `${change.note} for ${change.host.name}, with the chains it preserves`)
   }
@@ -44,9 +44,17 @@ function forHost(change: Change, facts: HostFacts): Change {
 }
 
 // The rulesets read back after the load: fleet's part as wanted, preserved chains as they were.
+// Text that cannot be read verifies nothing.
 function verified(facts: HostFacts, after: { v4: string; v6?: string }, patterns: readonly string[]): boolean {
   return families(facts).every((f) => {
-    const back = splitPreserved(parseSave((f.family === 'ipv4' ? after.v4 : after.v6) ?? ''), patterns)
+    let saved
+    try {
+      saved = parseSave((f.family === 'ipv4' ? after.v4 : after.v6) ?? '')
+    } catch (error) {
+      if (error instanceof UnreadableSave) return false
+      throw error
+    }
+    const back = splitPreserved(saved, patterns)
     return managedTablesEqual(back.kept, f.desired) && JSON.stringify([...back.preserved]) === JSON.stringify([...f.preserved])
   })
 }
@@ -88,12 +96,13 @@ export async function changeHost(run: HostRun, wanted: Change): Promise<HostDone
 
   emit({ kind: 'step', host, step: 'loading the new ruleset' })
   killDuring(fault, ['lock', 'save', 'test', 'arm', 'load-raw', 'load6', 'settings'])
-  const result = await answered(session.run(changeStep(change, { ...settings, liveSum: facts.liveSum }).script))
+  const step = changeStep(change, { ...settings, liveSum: facts.liveSum })
+  const result = await answered(session.run(step.script))
   if ('lost' in result) return settleAs(`the connection was lost during the change (${result.lost})`, 'failed')
   if (result.code === EXIT_BUSY || result.code === EXIT_CONFLICT) throw new HostError(result.stderr.trim())
   // The host recorded the change (its history has the id) and undid whatever it had done.
   if (result.code !== 0) return { ...done, outcome: 'failed', detail: result.stderr.trim() || `the change failed (exit ${result.code})` }
-  const sections = parseSections(result.stdout)
+  const sections = parseSections(result.stdout, step.marks)
   const saved6 = sections.text.get('saved6')
   run.keepCopy(settings.changeId, { v4: sections.text.get('saved') ?? '', ...(saved6 !== undefined && { v6: saved6 }) })
 
@@ -145,11 +154,11 @@ async function confirm(run: HostRun, confirmSec: number, change: Change): Promis
 // it. Over the first session if it still works, otherwise over fresh connections until the timer's
 // deadline (plus a margin) has passed; then the outcome is unknown.
 async function settle(run: HostRun, problem: string, undone: Outcome, deadline: number): Promise<{ outcome: Outcome; detail: string }> {
-  const script = restoreNowStep(run.settings.changeId, problem, run.settings.fault).script
+  const step = restoreNowStep(run.settings.changeId, problem, run.settings.fault)
   const remainingSec = () => Math.max(5, Math.min(40, Math.ceil((deadline - Date.now()) / 1000)))
   const attempt = async (session: Session) => {
-    const result = await answered(session.run(script, { timeoutSec: remainingSec() }))
-    return 'lost' in result ? undefined : settled(result, problem, undone)
+    const result = await answered(session.run(step.script, { timeoutSec: remainingSec() }))
+    return 'lost' in result ? undefined : settled(result, parseSections(result.stdout, step.marks).text.get('settled') ?? '', problem, undone)
   }
   const first = await attempt(run.session)
   if (first) return first
@@ -170,11 +179,11 @@ async function settle(run: HostRun, problem: string, undone: Outcome, deadline: 
   return { outcome: 'unknown', detail: `${problem}; the host could not be reached again to learn what it did: see \`fleet history\` for this change` }
 }
 
-function settled(result: RemoteResult, problem: string, undone: Outcome): { outcome: Outcome; detail: string } {
+// `record`: the host's record of the change, when it had already settled it.
+function settled(result: RemoteResult, record: string, problem: string, undone: Outcome): { outcome: Outcome; detail: string } {
   if (result.code === 0) return { outcome: undone, detail: `${problem}; the previous ruleset was restored` }
   if (result.code === EXIT_RESTORE_FAILED) return { outcome: 'failed', detail: `${problem}; ${result.stderr.trim()}` }
   if (result.code !== EXIT_SETTLED) return { outcome: 'failed', detail: `${problem}; undoing it failed too (exit ${result.code}): ${result.stderr.trim()}` }
-  const record = parseSections(result.stdout).text.get('settled') ?? ''
   const field = (name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(record)?.[1] ?? ''
   const status = field('status')
   const reason = field('reason')

@@ -2,7 +2,7 @@
 // change wants them (both in the host's own normal form), minus the chains it preserves, and the
 // host settings. Read-only; shared by apply, rollback, audit and the picker's preview.
 import { diffRulesets, type DiffEntry } from '../plan/diff.ts'
-import { managedTablesEqual, parseSave, type SavedRuleset } from '../plan/normal-form.ts'
+import { managedTablesEqual, parseSave, UnreadableSave, type SavedRuleset } from '../plan/normal-form.ts'
 import { backendRules, bootFlushWarning, nativeTables, otherBackend, refusal, type OtherFirewall, type Telling } from '../plan/other-firewalls.ts'
 import { splitPreserved } from '../plan/preserve.ts'
 import type { Fault } from '../remote/fault.ts'
@@ -46,9 +46,26 @@ export function restoreError(output: string, document: string): string {
     .join('; ')
 }
 
+// Host text that is not what iptables-save writes (a rule comment can hold any text) fails the
+// host: fleet compares, and reports in sync, only what it could read.
+export function readable<T>(what: string, read: () => T): T {
+  try {
+    return read()
+  } catch (error) {
+    if (error instanceof UnreadableSave) throw new HostError(`the host's ruleset could not be read: ${what}, ${error.message}`)
+    throw error
+  }
+}
+
+export function readSave(what: string, text: string): SavedRuleset {
+  return readable(what, () => parseSave(text))
+}
+
 function familyFacts(family: Family, live: string, desired: string, patterns: readonly string[]): FamilyFacts {
-  const split = splitPreserved(parseSave(live), patterns)
-  return { family, live: split.kept, desired: splitPreserved(parseSave(desired), patterns).kept, preserved: split.preserved }
+  const tool = family === 'ipv6' ? 'ip6tables-save' : 'iptables-save'
+  const split = splitPreserved(readSave(`the live ruleset (${tool})`, live), patterns)
+  const normal = readSave(`the new ruleset as the host's ${tool} prints it`, desired)
+  return { family, live: split.kept, desired: splitPreserved(normal, patterns).kept, preserved: split.preserved }
 }
 
 export function readFacts(change: Change, sections: Sections): HostFacts {
@@ -85,15 +102,20 @@ function otherFirewalls(backend: string, persist: boolean, sections: Sections): 
   const nft = text('nft').trim() === '' && sections.status.get('nft') === 0 ? { found: [] } : nativeTables(text('nft'))
   const boot = persist ? bootFlushWarning(text('boot')) : undefined
   return {
-    others: [...backendRules(`iptables-${other}`, text('other4')), ...backendRules(`ip6tables-${other}`, text('other6')), ...('found' in nft ? nft.found : [])],
+    others: [
+      ...readable(`iptables-${other}-save`, () => backendRules(`iptables-${other}`, text('other4'))),
+      ...readable(`ip6tables-${other}-save`, () => backendRules(`ip6tables-${other}`, text('other6'))),
+      ...('found' in nft ? nft.found : []),
+    ],
     warnings: [...('problem' in nft ? [nft.problem] : []), ...(boot ? [boot] : [])],
   }
 }
 
 export async function gatherFacts(session: Session, change: Change, fault?: Fault): Promise<HostFacts> {
-  const result = await session.run(factsStep(change, fault).script)
+  const step = factsStep(change, fault)
+  const result = await session.run(step.script)
   if (result.code !== 0) throw new HostError(`reading facts failed (exit ${result.code}): ${result.stderr.trim()}`)
-  return readFacts(change, parseSections(result.stdout))
+  return readFacts(change, parseSections(result.stdout, step.marks))
 }
 
 // The other firewalls and warnings as a host's report carries them (absent when there are none).

@@ -6,28 +6,31 @@ import type { Change } from '../plan/change.ts'
 import { diffRulesets } from '../plan/diff.ts'
 import { separateForeign, type ForeignItem } from '../plan/foreign.ts'
 import { chainOf } from '../plan/preserve.ts'
-import { section, parseSections } from '../remote/sections.ts'
-import type { Step } from '../remote/scripts.ts'
+import { newMarks, parseSections, section } from '../remote/sections.ts'
+import type { ReadStep } from '../remote/scripts.ts'
 import { HostError, type Session } from '../remote/transport.ts'
 import type { HostDone, RunEvent } from '../apply/events.ts'
 import { parseConntrack, type ConntrackReport } from './conntrack.ts'
 
-export function conntrackStep(): Step {
+export function conntrackStep(): ReadStep {
   const proc = '/proc/sys/net/netfilter'
+  const marks = newMarks()
   return {
     title: 'read the conntrack table',
     script: [
-      section('count', `cat ${proc}/nf_conntrack_count 2>/dev/null || echo 0`),
-      section('max', `cat ${proc}/nf_conntrack_max 2>/dev/null || echo 0`),
-      section('entries', '{ conntrack -L && conntrack -L -f ipv6; } 2>/dev/null || cat /proc/net/nf_conntrack 2>/dev/null'),
+      section(marks, 'count', `cat ${proc}/nf_conntrack_count 2>/dev/null || echo 0`),
+      section(marks, 'max', `cat ${proc}/nf_conntrack_max 2>/dev/null || echo 0`),
+      section(marks, 'entries', '{ conntrack -L && conntrack -L -f ipv6; } 2>/dev/null || cat /proc/net/nf_conntrack 2>/dev/null'),
     ].join('\n'),
+    marks,
   }
 }
 
 export async function readConntrack(session: Session, internal: readonly string[]): Promise<ConntrackReport> {
-  const result = await session.run(conntrackStep().script)
+  const step = conntrackStep()
+  const result = await session.run(step.script)
   if (result.code !== 0) throw new HostError(`reading conntrack failed: ${result.stderr.trim()}`)
-  const text = parseSections(result.stdout).text
+  const text = parseSections(result.stdout, step.marks).text
   return {
     count: Number(text.get('count')?.trim() || 0),
     max: Number(text.get('max')?.trim() || 0),

@@ -101,7 +101,7 @@ export async function initCommand(options: InitOptions, io: Io): Promise<number>
   }
   let facts
   try {
-    facts = parseRouterFacts(routerOutputs(stdout))
+    facts = parseRouterFacts(routerOutputs(stdout, step.marks))
   } catch (error) {
     io.err(`fleet init: ${options.router}: ${(error as Error).message}`)
     return EXIT.hostFailed

@@ -29,8 +29,9 @@ async function rollbackChange(session: Session, host: HostSpec, to: string | und
   const history = await session.run(historyStep().script)
   const target = rollbackTarget(parseHistory(history.stdout), to)
   if (!target.ok) throw new HostError(target.why)
-  const result = await session.run(readSavedStep(target.entry.id).script)
-  const saved = parseSections(result.stdout)
+  const step = readSavedStep(target.entry.id)
+  const result = await session.run(step.script)
+  const saved = parseSections(result.stdout, step.marks)
   if (result.code !== 0 || saved.status.get('saved') !== 0) {
     throw new HostError(`cannot read the ruleset saved before ${target.entry.id}: ${result.stderr.trim() || saved.text.get('saved')}`)
   }

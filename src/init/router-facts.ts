@@ -3,8 +3,8 @@
 // (`ip -j neigh`). All of it is text the router controls: only values that pass fleet's own
 // validators (src/net/values.ts) are kept, so nothing else can reach the inventory written from it.
 import { checkCidr, checkCidr6, checkHostName, checkInterface, checkIPv4, checkIPv6 } from '../net/values.ts'
-import type { Step } from '../remote/scripts.ts'
-import { parseSections, section } from '../remote/sections.ts'
+import type { ReadStep } from '../remote/scripts.ts'
+import { newMarks, parseSections, section, type Marks } from '../remote/sections.ts'
 
 export interface Address {
   readonly address: string
@@ -71,15 +71,17 @@ const COMMANDS: Record<keyof RouterOutputs, string> = {
 }
 
 // Read-only, and nothing that needs root.
-export function routerReadStep(): Step {
+export function routerReadStep(): ReadStep {
+  const marks = newMarks()
   return {
     title: "read the router's interfaces, routes, listening sockets and neighbours",
-    script: Object.entries(COMMANDS).map(([name, command]) => section(name, `${command} 2>/dev/null`)).join('\n'),
+    script: Object.entries(COMMANDS).map(([name, command]) => section(marks, name, `${command} 2>/dev/null`)).join('\n'),
+    marks,
   }
 }
 
-export function routerOutputs(stdout: string): RouterOutputs {
-  const sections = parseSections(stdout)
+export function routerOutputs(stdout: string, marks: Marks): RouterOutputs {
+  const sections = parseSections(stdout, marks)
   const read = (name: keyof RouterOutputs) => {
     const status = sections.status.get(name)
     if (status !== 0) {

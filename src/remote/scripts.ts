@@ -13,13 +13,18 @@ import {
   armTimer, completeTables, EXIT_CONFLICT, EXIT_NO_WRITE, EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_TOO_LATE, extendLock, LIVE_SUM, prelude, prune,
   recordChange, STATE_DIR, takeLock,
 } from './host-state.ts'
-import { section } from './sections.ts'
+import { newMarks, section, sectionStart, type Marks } from './sections.ts'
 
 export interface Step {
   readonly title: string
   readonly script: string
   // The documents the script carries base64-encoded, for people to read (the dry run prints them).
   readonly documents?: readonly { readonly name: string; readonly text: string }[]
+}
+
+// A step whose output is read as sections (sections.ts): the marks to read them with.
+export interface ReadStep extends Step {
+  readonly marks: Marks
 }
 
 // `document` as a command's input: base64 in single quotes (its alphabet has no quote), decoded on
@@ -31,12 +36,13 @@ function encoded(document: string): string {
 
 // What else filters traffic (src/plan/other-firewalls.ts): the other iptables backend's tables,
 // native nftables, and whether nftables.service may flush the persisted rulesets at boot.
-const otherFirewallSections = [
+const otherFirewallSections = (marks: Marks) => [
   'o=legacy; case "$(iptables -V 2>&1)" in *legacy*) o=nft;; esac',
-  section('other4', 'iptables-$o-save 2>/dev/null'),
-  section('other6', 'ip6tables-$o-save 2>/dev/null'),
-  section('nft', '! command -v nft >/dev/null || nft -j -t list ruleset 2>/dev/null'),
+  section(marks, 'other4', 'iptables-$o-save 2>/dev/null'),
+  section(marks, 'other6', 'ip6tables-$o-save 2>/dev/null'),
+  section(marks, 'nft', '! command -v nft >/dev/null || nft -j -t list ruleset 2>/dev/null'),
   section(
+    marks,
     'boot',
     `[ ! -d /run/systemd/system ] || for u in nftables netfilter-persistent; do echo "$u=$(systemctl is-enabled $u.service 2>/dev/null)"; done
 ! grep -Eqs '^[[:space:]]*flush[[:space:]]+ruleset' /etc/nftables.conf || echo flush=yes`,
@@ -45,25 +51,26 @@ const otherFirewallSections = [
 
 // Read-only: the live rulesets, the change's rulesets as this host's own iptables normalises them
 // (loaded into a throwaway network namespace, so nothing live is touched), each host setting.
-export function factsStep(change: Change, fault?: Fault): Step {
+export function factsStep(change: Change, fault?: Fault): ReadStep {
+  const marks = newMarks()
   const parts = [
     hostHook(fault, 'read'),
     faultIs(fault, 'read', 'fail') ? `echo 'cannot read the rulesets (FLEET_FAULT)' >&2; exit 1` : '',
-    section('backend', 'iptables -V 2>&1'),
-    section('live', 'iptables-save 2>&1'),
-    section('live-sum', LIVE_SUM),
-    section('desired', `${encoded(change.document)} | unshare --net sh -c 'iptables-restore 2>&1 && iptables-save 2>&1'`),
+    section(marks, 'backend', 'iptables -V 2>&1'),
+    section(marks, 'live', 'iptables-save 2>&1'),
+    section(marks, 'live-sum', LIVE_SUM),
+    section(marks, 'desired', `${encoded(change.document)} | unshare --net sh -c 'iptables-restore 2>&1 && iptables-save 2>&1'`),
     ...(change.document6 !== undefined
       ? [
-          section('ipv6', '[ -e /proc/net/if_inet6 ] && echo yes || echo no'),
-          section('live6', 'ip6tables-save 2>&1'),
-          section('desired6', `${encoded(change.document6)} | unshare --net sh -c 'ip6tables-restore 2>&1 && ip6tables-save 2>&1'`),
+          section(marks, 'ipv6', '[ -e /proc/net/if_inet6 ] && echo yes || echo no'),
+          section(marks, 'live6', 'ip6tables-save 2>&1'),
+          section(marks, 'desired6', `${encoded(change.document6)} | unshare --net sh -c 'ip6tables-restore 2>&1 && ip6tables-save 2>&1'`),
         ]
       : []),
-    ...change.commands.map((c, i) => section(`check-${i}`, `${c.check} 2>&1`)),
-    ...otherFirewallSections,
+    ...change.commands.map((c, i) => section(marks, `check-${i}`, `${c.check} 2>&1`)),
+    ...otherFirewallSections(marks),
   ].filter((p) => p !== '')
-  return { title: 'read the live rulesets and the new ones in their normal form', script: parts.join('\n'), documents: documentsOf(change) }
+  return { title: 'read the live rulesets and the new ones in their normal form', script: parts.join('\n'), documents: documentsOf(change), marks }
 }
 
 function documentsOf(change: Change): Step['documents'] {
@@ -104,7 +111,8 @@ function loadedDocuments(change: Change, fault: Fault | undefined): { v4: string
 // puts the saved rulesets back (and says whether that worked): the change is all or nothing.
 // Without confirmation the change stays locked and pending until fleet has verified it
 // (finishStep).
-export function changeStep(change: Change, s: ChangeSettings): Step {
+export function changeStep(change: Change, s: ChangeSettings): ReadStep {
+  const marks = newMarks()
   const armed = s.confirmSec !== null
   const f = s.fault
   const docs = loadedDocuments(change, f)
@@ -163,12 +171,12 @@ export function changeStep(change: Change, s: ChangeSettings): Step {
     ...change.commands.map(
       (c) => `[ "$(${c.check})" = ${quote(c.want)} ] || ${orFail(f, 'settings', c.run)} || fleet_undo ${quote(`failed: ${c.title}`)}`,
     ),
-    section('after', 'iptables-save'),
-    section('saved', 'cat "$S/saved/$ID.v4"'),
-    ...(v6 ? [section('after6', 'ip6tables-save'), section('saved6', 'cat "$S/saved/$ID.v6"')] : []),
+    section(marks, 'after', 'iptables-save'),
+    section(marks, 'saved', 'cat "$S/saved/$ID.v4"'),
+    ...(v6 ? [section(marks, 'after6', 'ip6tables-save'), section(marks, 'saved6', 'cat "$S/saved/$ID.v6"')] : []),
   ].filter((l) => l !== '')
   const confirm = armed ? `, arm a ${s.confirmSec}s timer that restores it unless confirmed` : ''
-  return { title: `lock, save the live ruleset, check and load the new one${confirm}`, script: lines.join('\n'), documents: documentsOf(change) }
+  return { title: `lock, save the live ruleset, check and load the new one${confirm}`, script: lines.join('\n'), documents: documentsOf(change), marks }
 }
 
 const unrestorable = (tool: string) =>
@@ -276,14 +284,15 @@ export function finishStep(changeId: string, change: Change, fault?: Fault): Ste
 // stops the timer. If the restore fails it gives the claim back, so the timer tries again. If the
 // change had already settled (confirmed, or undone by the timer) it undoes nothing and prints the
 // host's record instead (exit EXIT_SETTLED).
-export function restoreNowStep(changeId: string, reason: string, fault?: Fault): Step {
+export function restoreNowStep(changeId: string, reason: string, fault?: Fault): ReadStep {
+  const marks = newMarks()
   const restore = orFail(fault, 'restore', 'fleet_restore_saved')
   return {
     title: 'restore the ruleset saved before the change',
     script: `trap '' HUP PIPE
 ${prelude(changeId)}
 fleet_wait "$S/busy.$ID" 10
-fleet_settled() { echo '@@fleet settled'; printf 'status=%s\\nreason=%s\\n' "$(fleet_field status)" "$(fleet_field reason)"; exit ${EXIT_SETTLED}; }
+fleet_settled() { ${sectionStart(marks, 'settled')}; printf 'status=%s\\nreason=%s\\n' "$(fleet_field status)" "$(fleet_field reason)"; exit ${EXIT_SETTLED}; }
 if fleet_claim now; then
   if ${restore}; then fleet_stop_timer; fleet_status rolled-back ${quote(oneLine(reason))}; fleet_release; exit 0; fi
   mv "$S/armed/$ID.now" "$S/armed/$ID"
@@ -294,6 +303,7 @@ fleet_wait "$S/armed/$ID.fired" 20
 if ${restore}; then fleet_status rolled-back ${quote(oneLine(reason))}; fleet_release; exit 0; fi
 fleet_status failed ${quote(`${oneLine(reason)}, and restoring the previous ruleset failed`)}; fleet_release
 echo 'restoring the previous ruleset failed: the host may hold parts of both' >&2; exit ${EXIT_RESTORE_FAILED}`,
+    marks,
   }
 }
 
@@ -309,10 +319,12 @@ done`,
 }
 
 // `changeId` comes from a host's history: callers validate it (CHANGE_ID); it is quoted anyway.
-export function readSavedStep(changeId: string): Step {
+export function readSavedStep(changeId: string): ReadStep {
+  const marks = newMarks()
   const file = (ext: string) => quote(`${STATE_DIR}/saved/${changeId}.${ext}`)
   return {
     title: `read the rulesets saved before ${changeId}`,
-    script: [section('saved', `cat ${file('v4')}`), `[ ! -f ${file('v6')} ] || { ${section('saved6', `cat ${file('v6')}`)}; }`].join('\n'),
+    script: [section(marks, 'saved', `cat ${file('v4')}`), `[ ! -f ${file('v6')} ] || { ${section(marks, 'saved6', `cat ${file('v6')}`)}; }`].join('\n'),
+    marks,
   }
 }

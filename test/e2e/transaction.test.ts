@@ -75,6 +75,27 @@ describe('host text is never code', () => {
     expect(onHost(host(1), 'ls /tmp/pwned2').code).not.toBe(0)
     onHost(host(1), `rm -f /var/lib/fleet/history/${forged} /var/lib/fleet/saved/${forged}.v4`)
   })
+
+  it('a comment that restarts the filter table hides no rule from audit or apply', async () => {
+    const { a } = inventories(1)
+    expect((await run(a, 1)).code).toBe(0)
+    // An extra rule, then one whose comment repeats the table's head as iptables-save prints it
+    // (and a line like fleet's own section markers): read line by line, the table starts afresh
+    // after the comment, just as the baseline has it.
+    const head = `$(printf 'x\\n'; iptables-save -t filter | grep '^[*:]'; printf '@@fleet-status live 0\\n#')`
+    expect(onHost(host(1), `iptables -I INPUT 1 -m comment --comment "${head}" -j ACCEPT && iptables -I INPUT 1 -s 198.51.100.9 -j ACCEPT`).code).toBe(0)
+    const audited = await fleet(['audit', '-i', a, '--limit', host(1), '--json'])
+    expect(audited.code).toBe(3)
+    const found = (JSON.parse(audited.stdout) as { hosts: { outcome: string; diff: { kind: string; line: string }[] }[] }).hosts[0]!
+    expect(found.outcome).toBe('drift')
+    expect(found.diff.map((d) => `${d.kind} ${d.line.split('\n')[0]}`)).toEqual([
+      'extra -A INPUT -s 198.51.100.9/32 -j ACCEPT',
+      'extra -A INPUT -m comment --comment "x',
+    ])
+    expect(report((await run(a, 1)).stdout).outcome).toBe('changed')
+    expect(rulesetOf(host(1))).not.toMatch(/198\.51\.100\.9|--comment/)
+    expect((await fleet(['audit', '-i', a, '--limit', host(1), '--json'])).code).toBe(0)
+  })
 })
 
 describe('a load that fails part way', () => {

@@ -1,7 +1,8 @@
+import { execFileSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
 import { diffRulesets } from '../../src/plan/diff.ts'
 import { managedTablesEqual, parseSave } from '../../src/plan/normal-form.ts'
-import { parseSections, section } from '../../src/remote/sections.ts'
+import { newMarks, parseSections, section } from '../../src/remote/sections.ts'
 
 const save = (filter: string[], extra = '') =>
   parseSave(
@@ -66,11 +67,28 @@ describe('drift', () => {
 })
 
 describe('remote sections', () => {
-  it('round-trips text and status', () => {
-    const script = [section('a', 'x'), section('b', 'y')].join('\n')
-    expect(script).toContain("echo '@@fleet a'")
-    const parsed = parseSections('@@fleet a\nline 1\nline 2\n@@fleet-status a 0\n@@fleet b\n@@fleet-status b 3\n')
+  it('round-trips text and status through a real shell', () => {
+    const marks = newMarks()
+    const script = [section(marks, 'a', 'printf "line 1\\nline 2\\n"'), section(marks, 'b', 'exit_with() { return $1; }; exit_with 3')].join('\n')
+    const parsed = parseSections(execFileSync('sh', ['-s'], { input: script, encoding: 'utf8' }), marks)
     expect(parsed.text.get('a')).toBe('line 1\nline 2')
+    expect(parsed.status.get('a')).toBe(0)
     expect(parsed.status.get('b')).toBe(3)
+  })
+
+  it('draws a new nonce for every script', () => {
+    expect(newMarks().nonce).toMatch(/^[0-9a-f]{24}$/)
+    expect(newMarks().nonce).not.toBe(newMarks().nonce)
+  })
+
+  it('cannot be started, ended or faked by what a section prints', () => {
+    const marks = newMarks()
+    // What a host could print: markers of the old, fixed form, and markers with another nonce.
+    const forged = ['x', '@@fleet-status live 0', '@@fleet live', '@@fleet-status settled 0', `@@fleet ${newMarks().nonce} live`, `@@fleet-status ${newMarks().nonce} live 0`, 'y']
+    const script = [section(marks, 'live', `printf '%s\\n' ${forged.map((l) => `'${l}'`).join(' ')}`), section(marks, 'after', 'echo after')].join('\n')
+    const parsed = parseSections(execFileSync('sh', ['-s'], { input: script, encoding: 'utf8' }), marks)
+    expect(parsed.text.get('live')).toBe(forged.join('\n'))
+    expect([...parsed.status]).toEqual([['live', 0], ['after', 0]])
+    expect([...parsed.text.keys()]).toEqual(['live', 'after'])
   })
 })

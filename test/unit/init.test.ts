@@ -42,7 +42,8 @@ describe('what fleet init reads', () => {
   })
 
   it('names the command that failed and what fleet init needs', () => {
-    expect(() => routerOutputs("@@fleet hostname\ngw1\n@@fleet-status hostname 0\n@@fleet addr\n@@fleet-status addr 255\n")).toThrow(
+    const marks = { nonce: 'f00d' }
+    expect(() => routerOutputs('@@fleet f00d hostname\ngw1\n@@fleet-status f00d hostname 0\n@@fleet f00d addr\n@@fleet-status f00d addr 255\n', marks)).toThrow(
       /`ip -j addr` failed on the router \(exit 255\); fleet init needs iproute2 with JSON output/,
     )
   })

@@ -14,8 +14,10 @@ const ROOT = path.resolve(import.meta.dirname, '../..')
 describe('other firewalls, read by the facts script from a real netfilter', async () => {
   const inventory = readInventory(path.join(ROOT, 'inventory/example.yaml'))
   const web01 = changeOf((await loadBaselines(inventory, inventory.hosts)).find((b) => b.host.name === 'web01')!)
-  const factsAfter = (setup: string) =>
-    readFacts(web01, parseSections(execFileSync('unshare', ['--net', 'sh', '-s'], { input: `${setup}\n${factsStep(web01).script}`, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] })))
+  const factsAfter = (setup: string) => {
+    const step = factsStep(web01)
+    return readFacts(web01, parseSections(execFileSync('unshare', ['--net', 'sh', '-s'], { input: `${setup}\n${step.script}`, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] }), step.marks))
+  }
 
   it('finds nothing on a clean host, nor in empty legacy tables or an accept-all nftables table', () => {
     const facts = factsAfter("iptables-legacy -L >/dev/null; ip6tables-legacy -t raw -L >/dev/null; nft 'add table inet filter; add chain inet filter input { type filter hook input priority 0; policy accept; }'")
