@@ -79,10 +79,9 @@ describe('host text is never code', () => {
   it('a comment that restarts the filter table hides no rule from audit or apply', async () => {
     const { a } = inventories(1)
     expect((await run(a, 1)).code).toBe(0)
-    // An extra rule, then one whose comment repeats the table's head as iptables-save prints it
-    // (and a line like fleet's own section markers): read line by line, the table starts afresh
-    // after the comment, just as the baseline has it.
-    const head = `$(printf 'x\\n'; iptables-save -t filter | grep '^[*:]'; printf '@@fleet-status live 0\\n#')`
+    // An extra rule, then one whose comment repeats the table's head as iptables-save prints it:
+    // read line by line, the table starts afresh after the comment, just as the baseline has it.
+    const head = `$(printf 'x\\n'; iptables-save -t filter | grep '^[*:]'; printf '#')`
     expect(onHost(host(1), `iptables -I INPUT 1 -m comment --comment "${head}" -j ACCEPT && iptables -I INPUT 1 -s 198.51.100.9 -j ACCEPT`).code).toBe(0)
     const audited = await fleet(['audit', '-i', a, '--limit', host(1), '--json'])
     expect(audited.code).toBe(3)
