@@ -2,11 +2,11 @@
 // change wants them (both in the host's own normal form), minus the chains it preserves, and the
 // host settings. Read-only; shared by apply, rollback, audit and the picker's preview.
 import { diffRulesets, type DiffEntry } from '../plan/diff.ts'
-import { managedTablesEqual, parseSave, UnreadableSave, type SavedRuleset } from '../plan/normal-form.ts'
+import { chainCounts, managedTablesEqual, parseSave, UnreadableSave, type SavedRuleset } from '../plan/normal-form.ts'
 import { backendRules, bootFlushWarning, nativeTables, otherBackend, refusal, type OtherFirewall, type Telling } from '../plan/other-firewalls.ts'
 import { splitPreserved } from '../plan/preserve.ts'
 import type { Fault } from '../remote/fault.ts'
-import { factsStep } from '../remote/scripts.ts'
+import { factsStep, ruleCountStep } from '../remote/scripts.ts'
 import { parseSections, type Sections } from '../remote/sections.ts'
 import { HostError, type Session } from '../remote/transport.ts'
 import type { Family } from '../roles/types.ts'
@@ -115,7 +115,25 @@ export async function gatherFacts(session: Session, change: Change, fault?: Faul
   const step = factsStep(change, fault)
   const result = await session.run(step.script)
   if (result.code !== 0) throw new HostError(`reading facts failed (exit ${result.code}): ${result.stderr.trim()}`)
-  return readFacts(change, parseSections(result.stdout, step.marks))
+  const sections = parseSections(result.stdout, step.marks)
+  const facts = readFacts(change, sections)
+  await checkCounts(session, 'iptables', sections.text.get('live') ?? '')
+  if (facts.v6) await checkCounts(session, 'ip6tables', sections.text.get('live6') ?? '')
+  return facts
+}
+
+// Where a live rule spans lines, the kernel's count of each chain's rules must be the one fleet
+// read (chainCounts says why): one more round trip, on such hosts only.
+export async function checkCounts(session: Session, tool: 'iptables' | 'ip6tables', live: string): Promise<void> {
+  const counts = chainCounts(parseSave(live))
+  if (counts === undefined) return
+  const result = await session.run(ruleCountStep(tool, counts).script)
+  const differ = result.stdout.split('\n').filter((l) => l !== '')
+  if (result.code !== 0 || differ.length > 0) {
+    throw new HostError(
+      `the host's ruleset could not be read: the live ruleset (${tool}-save) has rules that span lines, and the kernel holds another number of rules in ${differ.join(', ') || `some chain (exit ${result.code})`} than fleet read; a name with a space and a double quote in it can make iptables-save's text ambiguous`,
+    )
+  }
 }
 
 // The other firewalls and warnings as a host's report carries them (absent when there are none).

@@ -137,6 +137,24 @@ export function parseSave(text: string): SavedRuleset {
   return tables
 }
 
+// How many rules each chain holds in this reading, when a rule in it spans lines; undefined when
+// every rule is one line. A rule that spans lines is the one place a reading can go wrong without
+// failing: a name iptables-save prints raw, with a space and a double quote in it (an interface
+// may be called `x --log "z`), opens a quote iptables never wrote and swallows the rules after
+// it. The kernel's own count of each chain's rules, which no text can change, settles it.
+export function chainCounts(saved: SavedRuleset): { table: string; chain: string; rules: number }[] | undefined {
+  const tables = [...saved.values()]
+  if (!tables.some((t) => t.lines.some((l) => l.includes('\n')))) return undefined
+  return tables.flatMap((t) =>
+    t.lines
+      .filter((l) => l.startsWith(':'))
+      .map((declaration) => {
+        const chain = declaration.slice(1).split(' ')[0]!
+        return { table: t.name, chain, rules: t.lines.filter((l) => l.startsWith(`-A ${chain} `)).length }
+      }),
+  )
+}
+
 // A managed table that is absent from the kernel is equivalent to one with every builtin chain
 // empty at policy ACCEPT (nothing filtered, nothing untracked), which is how it is compared.
 function isPristine(table: SavedTable | undefined): boolean {

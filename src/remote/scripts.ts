@@ -34,6 +34,19 @@ function encoded(document: string): string {
   return `printf '%s' '${text.replace(/.{1,76}/g, '$&\n').trimEnd()}' | base64 -d`
 }
 
+// The kernel's count of each chain's rules against the one fleet read (normal-form.ts,
+// chainCounts): `-S CHAIN N` prints rule N, or nothing past the last. Prints each chain whose count
+// differs.
+export function ruleCountStep(tool: 'iptables' | 'ip6tables', counts: readonly { table: string; chain: string; rules: number }[]): Step {
+  const rule = (c: { table: string; chain: string }, n: number) => `[ -n "$(${tool} -t ${quote(c.table)} -S ${quote(c.chain)} ${n} 2>/dev/null)" ]`
+  return {
+    title: `count the rules of each chain (${tool})`,
+    script: counts
+      .map((c) => `{ ${c.rules > 0 ? `${rule(c, c.rules)} && ` : ''}! ${rule(c, c.rules + 1)}; } || echo ${quote(`${c.table}/${c.chain}`)}`)
+      .join('\n'),
+  }
+}
+
 // What else filters traffic (src/plan/other-firewalls.ts): the other iptables backend's tables,
 // native nftables, and whether nftables.service may flush the persisted rulesets at boot.
 const otherFirewallSections = (marks: Marks) => [
