@@ -91,6 +91,14 @@ describe('host text is never code', () => {
       'extra -A INPUT -s 198.51.100.9/32 -j ACCEPT',
       'extra -A INPUT -m comment --comment "x',
     ])
+    // Apply sees the drift too. A ruleset with a comment's line break in it does not load back, so
+    // apply refuses to change the host (no undo could restore it) and says so: never `unchanged`.
+    const refused = report((await run(a, 1)).stdout)
+    expect(refused.outcome).toBe('failed')
+    expect(refused.detail).toMatch(/would not load back as iptables-save prints it.*nothing changed/)
+    expect(rulesetOf(host(1))).toMatch(/198\.51\.100\.9/)
+    // With the commented rule deleted as fleet asks, apply takes the extra rule away.
+    expect(onHost(host(1), 'iptables -D INPUT 2').code).toBe(0)
     expect(report((await run(a, 1)).stdout).outcome).toBe('changed')
     expect(rulesetOf(host(1))).not.toMatch(/198\.51\.100\.9|--comment/)
     expect((await fleet(['audit', '-i', a, '--limit', host(1), '--json'])).code).toBe(0)
