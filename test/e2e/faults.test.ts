@@ -173,6 +173,8 @@ interface Result {
   readonly cell: Cell
   readonly outcome: string
   readonly problems: string[]
+  // Seconds the cell took, preparation included.
+  readonly seconds?: number
 }
 
 const EXIT_FOR: Record<string, number> = { changed: 0, unchanged: 0, failed: 1, 'rolled-back': 1, unknown: 4 }
@@ -264,9 +266,11 @@ export default {
   inventoryA = labInventory(hosts('internal-server', 'eth0'))
   inventoryB = labInventory(hosts('server-b', 'eth9'), { roles })
   const first = slot(0)
-  expect((await fleet(['apply', '-i', inventoryA, '--limit', first, '--json'])).code).toBe(0)
+  const toA = await fleet(['apply', '-i', inventoryA, '--limit', first, '--json'])
+  expect(toA.code, toA.stdout + toA.stderr).toBe(0)
   A = { v4: live(first).v4, v6: live(first).v6 }
-  expect((await fleet(['apply', '-i', inventoryB, '--limit', first, '--json'])).code).toBe(0)
+  const toB = await fleet(['apply', '-i', inventoryB, '--limit', first, '--json'])
+  expect(toB.code, toB.stdout + toB.stderr).toBe(0)
   B = { v4: live(first).v4, v6: live(first).v6 }
   expect(A.v4).not.toBe(B.v4)
 }, 240_000)
@@ -276,17 +280,20 @@ describe('the change transaction under faults', () => {
   it(
     'keeps every promise at every step',
     async () => {
+      const started = Date.now()
       const results = await pool(CELLS, SLOTS, async (cell, i) => {
+        const t = Date.now()
         try {
-          return await runCell(cell, slot(i))
+          return { ...(await runCell(cell, slot(i))), seconds: (Date.now() - t) / 1000 }
         } catch (error) {
           removeDisk(slot(i))
-          return { cell, outcome: 'harness error', problems: [(error as Error).message] }
+          return { cell, outcome: 'harness error', problems: [(error as Error).message], seconds: (Date.now() - t) / 1000 }
         }
       })
+      const took = (Date.now() - started) / 1000
       const width = Math.max(...results.map((r) => `${r.cell.command} ${r.cell.step} x ${r.cell.how}`.length))
-      const lines = results.map((r) => `${`${r.cell.command} ${r.cell.step} x ${r.cell.how}`.padEnd(width)}  -> ${r.outcome}${r.problems.length ? `\n    BROKEN: ${r.problems.join('\n    BROKEN: ')}` : ''}`)
-      console.log(`fault matrix (step x fault -> live rulesets, host history, fleet's report):\n${lines.join('\n')}`)
+      const lines = results.map((r) => `${`${r.cell.command} ${r.cell.step} x ${r.cell.how}`.padEnd(width)} ${`${Math.round(r.seconds ?? 0)}s`.padStart(4)} -> ${r.outcome}${r.problems.length ? `\n    BROKEN: ${r.problems.join('\n    BROKEN: ')}` : ''}`)
+      console.log(`fault matrix, ${results.length} cells in ${Math.round(took)}s (step x fault, seconds -> live rulesets, host history, fleet's report):\n${lines.join('\n')}`)
       expect(results.filter((r) => r.problems.length > 0).map((r) => `${r.cell.command} ${r.cell.step} x ${r.cell.how}: ${r.problems.join('; ')}`)).toEqual([])
     },
     300_000,

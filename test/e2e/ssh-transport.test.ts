@@ -127,6 +127,46 @@ describe('jump hosts', () => {
   })
 })
 
+describe('a session cut behind the jump host', () => {
+  // The sshd processes on `host` that serve the connection forwarded by router01 (not the listener).
+  const forwardedConnectionPids = (host: string) =>
+    [...new Set([...onHost(host, "ss -Htnp state established '( sport = :22 )' dst 198.18.0.1").stdout.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1])))]
+
+  // Where a command on web01 has got to: started, then cut `how`; fleet must notice at once, not
+  // at the command's timeout (120 s by default).
+  async function cutWhileRunning(how: () => void): Promise<number> {
+    transport = new SshTransport()
+    const session = await open('web01')
+    expect((await session.run('hostname')).stdout).toBe('web01\n')
+    const running = session.run('echo started; sleep 60; echo never')
+    await new Promise((r) => setTimeout(r, 1000))
+    const cut = Date.now()
+    how()
+    await expect(running).rejects.toThrow(/connection lost|before the command finished|channel/)
+    return Date.now() - cut
+  }
+
+  it("fails a running command at once when the host's sshd session dies (the forwarded channel ends)", async () => {
+    const ms = await cutWhileRunning(() => {
+      const pids = forwardedConnectionPids('web01')
+      expect(pids.length).toBeGreaterThan(0)
+      onHost('web01', `kill -9 ${pids.join(' ')}`)
+    })
+    expect(ms).toBeLessThan(3_000)
+  })
+
+  it('fails a running command at once when the jump connection dies', async () => {
+    const ms = await cutWhileRunning(resetOperatorConnections)
+    expect(ms).toBeLessThan(3_000)
+  })
+
+  it('opens a new session through a new jump connection once the shared one is gone', async () => {
+    await cutWhileRunning(resetOperatorConnections)
+    const again = await open('web02')
+    expect((await again.run('hostname')).stdout).toBe('web02\n')
+  })
+})
+
 describe('a connection reset in the middle of an apply', () => {
   it('fails or rolls back the hosts it cuts, reports every host, exits 1, and never crashes', async () => {
     // Something to change on every host.
