@@ -88,7 +88,7 @@ export async function changeHost(run: HostRun, wanted: Change): Promise<HostDone
   const diff = rulesChange ? factsDiff(facts) : []
   const changedSettings = facts.settingsToChange.map((i) => change.commands[i]!.title)
   const done: HostDone = { kind: 'host-done', host, outcome: 'changed', backend: facts.backend, diff, settings: changedSettings, changeId: settings.changeId, ...others }
-  const deadline = Date.now() + ((settings.confirmSec ?? 0) + SETTLE_MARGIN_SEC) * 1000
+  const deadline = Date.now() + (settings.confirmSec + SETTLE_MARGIN_SEC) * 1000
   const settleAs = async (problem: string, undone: Outcome): Promise<HostDone> => {
     const { outcome, detail } = await settle(run, problem, undone, deadline)
     return { ...done, outcome, detail }
@@ -112,17 +112,25 @@ export async function changeHost(run: HostRun, wanted: Change): Promise<HostDone
   if (faultIs(fault, 'verify', 'fail') || !verified(facts, { v4: sections.text.get('after') ?? '', ...(after6 !== undefined && { v6: after6 }) }, change.host.preserve)) {
     return settleAs('the ruleset read back differs from the one loaded', 'failed')
   }
-  if (settings.confirmSec === null) {
-    killDuring(fault, ['persist', 'release'])
-    const finished = await answered(session.run(finishStep(settings.changeId, change, fault).script))
-    if ('lost' in finished) return settleAs(`the connection was lost while recording the change (${finished.lost})`, 'failed')
-    if (finished.code !== 0) return { ...done, outcome: 'failed', detail: finished.stderr.trim() }
-    return done
+  if (!settings.confirmFresh) {
+    const problem = await finish(run, change)
+    return problem === null ? done : settleAs(problem, 'failed')
   }
   emit({ kind: 'step', host, step: 'confirming over a fresh SSH connection' })
   const problem = await confirm(run, settings.confirmSec, change)
   if (problem === null) return done
   return settleAs(problem, 'rolled-back')
+}
+
+// Without confirmation: persist and record the change over the first connection. null when done.
+async function finish(run: HostRun, change: Change): Promise<string | null> {
+  const { fault, changeId, confirmSec } = run.settings
+  killDuring(fault, ['persist', 'release'])
+  const result = await answered(run.session.run(finishStep(changeId, change, fault, confirmSec).script))
+  if ('lost' in result) return `the connection was lost while recording the change (${result.lost})`
+  if (result.code === 0) return null
+  if (result.code === EXIT_TOO_LATE) return "the change was finished after the host's timer had restored the previous ruleset"
+  return result.stderr.trim() || `recording the change failed (exit ${result.code})`
 }
 
 // null when confirmed; otherwise why not, in words that say which step failed.

@@ -42,7 +42,8 @@ export function changeSettings(options: ChangeOptions, changeId: string, env: No
   return {
     ...(fault && { fault }),
     changeId,
-    confirmSec: options.confirm ? options.confirmTimeout : null,
+    confirmSec: options.confirmTimeout,
+    confirmFresh: options.confirm,
     keep: options.keep,
     by: operatorName(),
     lockTtlSec: COMMAND_TIMEOUT_SEC + 30,

@@ -60,9 +60,9 @@ or changes pending (apply --check), 70 internal error (a bug in fleet), 130 inte
       .option('--sudo-pass-file <file>', 'read the sudo password from the first line of this file')
   const changing = (command: Command) =>
     command
-      .option('--no-confirm', 'do not arm the host timer nor confirm over a fresh connection')
+      .option('--no-confirm', "do not confirm over a fresh connection: finish the change over the one that made it (the host's timer still undoes a change fleet does not finish)")
       .addOption(
-        new Option('--confirm-timeout <seconds>', 'the host restores its previous ruleset unless fleet confirms over a fresh SSH connection within this time')
+        new Option('--confirm-timeout <seconds>', 'the host restores its previous ruleset unless fleet confirms over a fresh SSH connection (with --no-confirm: finishes the change) within this time')
           .argParser(wholeNumber('--confirm-timeout', 1, 3600, ' of seconds'))
           .default(30),
       )

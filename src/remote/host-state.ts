@@ -113,7 +113,8 @@ export function extendLock(ttlSec: number): string {
 // otherwise land after the restore). An undo from fleet holds armed/<id>.now while it restores; the
 // timer waits for it, and takes over if it gives the claim back (its restore failed) or never
 // finishes.
-export function armTimer(id: string, seconds: number): string {
+// `missing`: what the history says did not happen in time ("not confirmed").
+export function armTimer(id: string, seconds: number, missing: string): string {
   return `fleet_arm() {
   mkdir -p "$S/armed" && cat > "$S/armed/$ID.sh" <<'FLEET_TIMER_EOF' && date +%s > "$S/armed/$ID" || return 1
 ${prelude(id)}
@@ -122,9 +123,9 @@ fleet_wait "$S/busy.$ID" 120
 fleet_wait "$S/armed/$ID.now" 30
 fleet_claim fired || mv "$S/armed/$ID.now" "$S/armed/$ID.fired" 2>/dev/null || exit 0
 if fleet_restore_saved; then
-  fleet_status rolled-back 'not confirmed within ${seconds}s; the host restored the previous ruleset'
+  fleet_status rolled-back ${quote(`${missing} within ${seconds}s; the host restored the previous ruleset`)}
 else
-  fleet_status failed 'not confirmed within ${seconds}s, and restoring the previous ruleset failed: the host may hold parts of both'
+  fleet_status failed ${quote(`${missing} within ${seconds}s, and restoring the previous ruleset failed: the host may hold parts of both`)}
 fi
 fleet_release
 rm -f "$S/armed/$ID" "$S/armed/$ID".*

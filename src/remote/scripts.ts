@@ -92,8 +92,12 @@ function documentsOf(change: Change): Step['documents'] {
 
 export interface ChangeSettings {
   readonly changeId: string
-  // Seconds the host waits for confirmation before restoring; null: no confirmation.
-  readonly confirmSec: number | null
+  // Seconds the host's timer waits for the change to be confirmed (or, without confirmation, for
+  // fleet to finish it) before it restores the saved rulesets.
+  readonly confirmSec: number
+  // Confirmed over a fresh SSH connection, the proof that the new rulesets still admit the
+  // operator; false (--no-confirm): fleet finishes the change over the connection that made it.
+  readonly confirmFresh: boolean
   readonly keep: number
   // Who is changing the host, for the lock and the history ("alice@laptop").
   readonly by: string
@@ -122,17 +126,15 @@ function loadedDocuments(change: Change, fault: Fault | undefined): { v4: string
 // restore, makes the host settings, and prints the result for verification. iptables-restore
 // commits table by table, so a load that fails part way, or a host setting that cannot be made,
 // puts the saved rulesets back (and says whether that worked): the change is all or nothing.
-// Without confirmation the change stays locked and pending until fleet has verified it
-// (finishStep).
+// Without confirmation the timer is armed all the same: fleet verifies and finishes the change
+// over this connection (finishStep), and a fleet that dies or loses the host before it does never
+// leaves a change that nobody verified nor recorded.
 export function changeStep(change: Change, s: ChangeSettings): ReadStep {
   const marks = newMarks()
-  const armed = s.confirmSec !== null
   const f = s.fault
   const docs = loadedDocuments(change, f)
   const v6 = docs.v6 !== undefined
-  const restoreFailed = armed
-    ? `the host's timer stays armed and tries again within ${s.confirmSec}s`
-    : 'the host may hold parts of both'
+  const restoreFailed = `the host's timer stays armed and tries again within ${s.confirmSec}s`
   const load = (tool: string, file: string, what: string) =>
     `if ! err=$(${tool} "${file}" 2>&1); then fleet_undo "${tool} rejected the ${what} part way ($(printf '%s' "$err" | grep -v '^Try ' | tr '\\n' ' '))"; fi`
   const lines = [
@@ -147,7 +149,7 @@ export function changeStep(change: Change, s: ChangeSettings): ReadStep {
     `fleet_undo() {
   if fleet_restore_saved; then fleet_fail 12 "$1; the previous ruleset was restored"; fi
   echo "$1, and restoring the previous ruleset failed: ${restoreFailed}" >&2
-  ${armed ? '' : `fleet_status failed "$1, and restoring the previous ruleset failed"; fleet_release; `}exit ${EXIT_RESTORE_FAILED}
+  exit ${EXIT_RESTORE_FAILED}
 }`,
     hostHook(f, 'lock'),
     faultIs(f, 'lock', 'fail') ? `echo 'cannot take the lock (FLEET_FAULT); nothing changed' >&2; exit ${EXIT_NO_WRITE}` : '',
@@ -169,14 +171,10 @@ export function changeStep(change: Change, s: ChangeSettings): ReadStep {
     hostHook(f, 'test'),
     `${orFail(f, 'test', 'iptables-restore --test "$S/applied/$ID.v4"')} || fleet_fail 11 'iptables-restore --test rejected the ruleset; nothing changed'`,
     ...(v6 ? [`ip6tables-restore --test "$S/applied/$ID.v6" || fleet_fail 11 'ip6tables-restore --test rejected the IPv6 ruleset; nothing changed'`] : []),
-    ...(armed
-      ? [
-          armTimer(s.changeId, s.confirmSec!),
-          extendLock(s.confirmSec! + LOCK_BEYOND_TIMER_SEC),
-          hostHook(f, 'arm'),
-          `${orFail(f, 'arm', 'fleet_arm')} && fleet_extend || fleet_fail 14 'cannot arm the timer that undoes an unconfirmed change (is /var/lib/fleet full, or read-only?); nothing changed'`,
-        ]
-      : []),
+    armTimer(s.changeId, s.confirmSec, s.confirmFresh ? 'not confirmed' : 'fleet did not finish the change (killed, or cut off from the host)'),
+    extendLock(s.confirmSec + LOCK_BEYOND_TIMER_SEC),
+    hostHook(f, 'arm'),
+    `${orFail(f, 'arm', 'fleet_arm')} && fleet_extend || fleet_fail 14 'cannot arm the timer that undoes an unconfirmed change (is /var/lib/fleet full, or read-only?); nothing changed'`,
     hostHook(f, 'load-raw'),
     load('iptables-restore', '$S/applied/$ID.v4', 'ruleset'),
     ...(v6 ? [hostHook(f, 'load6'), load('ip6tables-restore', '$S/applied/$ID.v6', 'IPv6 ruleset')] : []),
@@ -188,8 +186,8 @@ export function changeStep(change: Change, s: ChangeSettings): ReadStep {
     section(marks, 'saved', 'cat "$S/saved/$ID.v4"'),
     ...(v6 ? [section(marks, 'after6', 'ip6tables-save'), section(marks, 'saved6', 'cat "$S/saved/$ID.v6"')] : []),
   ].filter((l) => l !== '')
-  const confirm = armed ? `, arm a ${s.confirmSec}s timer that restores it unless confirmed` : ''
-  return { title: `lock, save the live ruleset, check and load the new one${confirm}`, script: lines.join('\n'), documents: documentsOf(change), marks }
+  const until = s.confirmFresh ? 'confirmed' : 'fleet finishes the change'
+  return { title: `lock, save the live ruleset, check and load the new one, arm a ${s.confirmSec}s timer that restores it unless ${until}`, script: lines.join('\n'), documents: documentsOf(change), marks }
 }
 
 const unrestorable = (tool: string) =>
@@ -241,54 +239,43 @@ function persistUndo(): string {
 // Run over a fresh SSH connection: proves the new ruleset still admits the operator. Whoever
 // renames armed/<id> first, this, the timer or an undo, decides.
 export function confirmStep(changeId: string, change: Change, fault?: Fault, confirmSec = 0): Step {
-  const persist = change.host.persist
   return {
-    title: `confirm over a fresh SSH connection${persist ? ', then persist the rulesets for boot' : ''}`,
-    script: [
-      "trap '' HUP PIPE",
-      prelude(changeId),
-      'fleet_busy',
-      hostHook(fault, 'confirm'),
-      ...(persist ? [`fleet_persist_failed() { echo '${CANNOT_PERSIST}; not confirmed' >&2; exit ${EXIT_NO_WRITE}; }`, persistUndo(), persistPrepare(change, fault)] : []),
-      `fleet_claim done || { rm -f /etc/iptables/rules.v?.fleet-new /etc/iptables/rules.v?.fleet-old; echo 'too late: the timer has already restored the previous ruleset' >&2; exit ${EXIT_TOO_LATE}; }`,
-      'fleet_stop_timer',
-      // The timer is stopped: a boot file that cannot be put in place is undone here, now.
-      ...(persist ? [persistCommit(change, 'fleet_persist_undo')] : []),
-      'fleet_status confirmed',
-      hostHook(fault, 'release'),
-      `${orFail(fault, 'release', 'fleet_release')} || echo 'could not free the lock; it expires by itself' >&2`,
-      hostHook(fault, 'reply', confirmSec),
-    ].filter((l) => l !== '').join('\n'),
+    title: `confirm over a fresh SSH connection${change.host.persist ? ', then persist the rulesets for boot' : ''}`,
+    script: settleChange(changeId, change, 'confirmed', fault, confirmSec),
   }
 }
 
-// Without confirmation: once fleet has verified the loaded rulesets, persist them (if asked) and
-// free the host. Boot files that cannot be written undo the change.
-export function finishStep(changeId: string, change: Change, fault?: Fault): Step {
-  const persist = change.host.persist
+// Without confirmation (--no-confirm), over the connection that made the change, once fleet has
+// verified the loaded rulesets: claims the change from the timer like a confirmation, persists
+// the rulesets (if asked) and frees the host. Boot files that cannot be written leave the claim to
+// the timer, and fleet undoes the change.
+export function finishStep(changeId: string, change: Change, fault?: Fault, confirmSec = 0): Step {
   return {
-    title: `${persist ? 'persist the rulesets for boot, ' : ''}record the change and free the host`,
-    script: [
-      "trap '' HUP PIPE",
-      prelude(changeId),
-      'fleet_busy',
-      ...(persist
-        ? [
-            `fleet_persist_failed() {
-  if fleet_restore_saved; then fleet_fail ${EXIT_NO_WRITE} '${CANNOT_PERSIST}; the previous ruleset was restored'; fi
-  fleet_status failed '${CANNOT_PERSIST}, and restoring the previous ruleset failed'; fleet_release
-  echo '${CANNOT_PERSIST}, and restoring the previous ruleset failed: the host may hold parts of both' >&2; exit ${EXIT_RESTORE_FAILED}
-}`,
-            persistPrepare(change, fault),
-            persistCommit(change, 'fleet_persist_failed'),
-          ]
-        : []),
-      'fleet_status applied',
-      hostHook(fault, 'release'),
-      `${orFail(fault, 'release', 'fleet_release')} || echo 'could not free the lock; it expires by itself' >&2`,
-      hostHook(fault, 'reply'),
-    ].filter((l) => l !== '').join('\n'),
+    title: `${change.host.persist ? 'persist the rulesets for boot, ' : ''}record the change and free the host`,
+    script: settleChange(changeId, change, 'applied', fault, confirmSec),
   }
+}
+
+// The boot files are prepared before the claim and renamed into place after it: a change that
+// loses the race to the timer never reaches them.
+function settleChange(changeId: string, change: Change, status: 'confirmed' | 'applied', fault: Fault | undefined, confirmSec: number): string {
+  const persist = change.host.persist
+  const what = status === 'confirmed' ? 'not confirmed' : 'the change is not finished'
+  return [
+    "trap '' HUP PIPE",
+    prelude(changeId),
+    'fleet_busy',
+    status === 'confirmed' ? hostHook(fault, 'confirm') : '',
+    ...(persist ? [`fleet_persist_failed() { echo '${CANNOT_PERSIST}; ${what}' >&2; exit ${EXIT_NO_WRITE}; }`, persistUndo(), persistPrepare(change, fault)] : []),
+    `fleet_claim done || { rm -f /etc/iptables/rules.v?.fleet-new /etc/iptables/rules.v?.fleet-old; echo 'too late: the timer has already restored the previous ruleset' >&2; exit ${EXIT_TOO_LATE}; }`,
+    'fleet_stop_timer',
+    // The timer is stopped: a boot file that cannot be put in place is undone here, now.
+    ...(persist ? [persistCommit(change, 'fleet_persist_undo')] : []),
+    `fleet_status ${status}`,
+    hostHook(fault, 'release'),
+    `${orFail(fault, 'release', 'fleet_release')} || echo 'could not free the lock; it expires by itself' >&2`,
+    hostHook(fault, 'reply', confirmSec),
+  ].filter((l) => l !== '').join('\n')
 }
 
 // Undo change <id> now, rather than wait for the timer (verification failed, confirmation could

@@ -2,7 +2,7 @@
 // Built from the same Step scripts the SSH transport sends; nothing here connects. Hosts are made
 // and written one at a time, so a plan of 20,000 hosts never exists as one string.
 import type { Change } from '../plan/change.ts'
-import { changeStep, confirmStep, factsStep, type ChangeSettings, type Step } from '../remote/scripts.ts'
+import { changeStep, confirmStep, factsStep, finishStep, type ChangeSettings, type Step } from '../remote/scripts.ts'
 import { quote } from '../shell/quote.ts'
 import type { ConnectSpec } from '../ssh/connect-spec.ts'
 import { remoteCommand } from '../ssh/sudo.ts'
@@ -43,12 +43,12 @@ export function* dryRunPlan(
     const spec = specs.get(change.host.name)!
     const facts = factsStep(change)
     const apply = changeStep(change, { ...settings, liveSum: '<checksum read in step 1>' })
-    const confirm = confirmStep(settings.changeId, change)
+    const confirm = settings.confirmFresh ? confirmStep(settings.changeId, change) : finishStep(settings.changeId, change)
     const steps = [
       ...first,
       { ...facts, title: `${facts.title}  [${sshCommand(spec, sudoPassword)}]` },
       { ...apply, title: `${apply.title} (only when they differ)  [same connection]` },
-      ...(settings.confirmSec !== null ? [{ ...confirm, title: `${confirm.title}  [${sshCommand(spec, sudoPassword, true)}]` }] : []),
+      { ...confirm, title: `${confirm.title}  [${settings.confirmFresh ? sshCommand(spec, sudoPassword, true) : 'same connection'}]` },
     ]
     yield { host: change.host.name, role: change.host.role, ssh: sshCommand(spec, sudoPassword), tasks: change.tasks ?? [], steps }
   }

@@ -59,6 +59,9 @@ const CELLS: Cell[] = [
   hook('apply --no-confirm', 'persist', 'fail'),
   bootFull('apply --no-confirm'),
   hook('apply --no-confirm', 'reply', 'drop'),
+  // fleet killed between the load and the finish (the timer undoes what it never verified), or
+  // while the finish runs on the host (the finish stands).
+  ...['load-raw', 'verify', 'persist'].map((s) => hook('apply --no-confirm', s, 'kill')),
   hook('rollback', 'lock', 'fail'),
   stateFull('rollback', 'save', 3),
   hook('rollback', 'load-filter', 'fail'),
@@ -69,6 +72,10 @@ const CELLS: Cell[] = [
   hook('rollback', 'reply', 'kill'),
   bootFull('rollback'),
 ]
+
+const cellName = (c: Cell) => `${c.command} ${c.step} x ${c.how}`
+// FAULT_CELLS=<regular expression>: only the cells whose name matches (while working on a few).
+const chosen = CELLS.filter((c) => new RegExp(process.env.FAULT_CELLS ?? '').test(cellName(c)))
 
 const server = (name: string, address: string, role: string, iface: string) =>
   `  ${name}:\n    address: ${address}\n    role: ${role}\n    ssh: { jump: router01 }\n    network: { interface: ${iface} }\n    persist: true\n`
@@ -126,11 +133,15 @@ async function applied(inventory: string, host: string): Promise<void> {
 
 // Brings a slot to the cell's starting point: A live and persisted (rollback: then B, so the
 // rollback goes from B back to A), and the host setting B makes not yet made.
+// A is put in place by hand (fleet applied it once, in beforeAll): a fleet run per cell less.
 async function prepare(host: string, command: Command): Promise<void> {
   // A link a `cut` fault took down comes back by itself; wait for it.
   for (let i = 0; i < 80 && onHost(host, 'cat /sys/class/net/eth0/operstate').stdout.trim() !== 'up'; i++) await sleep(500)
   onHost(host, `rm -rf ${STATE}; sysctl -q -w net.ipv4.conf.all.log_martians=0`)
-  await applied(inventoryA, host)
+  for (const [restore, save, document] of [['iptables-restore', 'iptables-save > /etc/iptables/rules.v4', A.v4], ['ip6tables-restore', 'ip6tables-save > /etc/iptables/rules.v6', A.v6]] as const) {
+    const r = onHost(host, `${restore} && ${save}`, document)
+    if (r.code !== 0) throw new Error(`preparing ${host}: ${restore} failed: ${r.stderr}`)
+  }
   if (command === 'rollback') {
     await applied(inventoryB, host)
     onHost(host, 'sysctl -q -w net.ipv4.conf.all.log_martians=0')
@@ -281,7 +292,9 @@ describe('the change transaction under faults', () => {
     'keeps every promise at every step',
     async () => {
       const started = Date.now()
-      const results = await pool(CELLS, SLOTS, async (cell, i) => {
+      // The longest cells first, so that none of them is left to run alone at the end.
+      const longest = [...chosen].sort((a, b) => Number(b.how === 'cut') - Number(a.how === 'cut'))
+      const unordered = await pool(longest, SLOTS, async (cell, i) => {
         const t = Date.now()
         try {
           return { ...(await runCell(cell, slot(i))), seconds: (Date.now() - t) / 1000 }
@@ -291,10 +304,11 @@ describe('the change transaction under faults', () => {
         }
       })
       const took = (Date.now() - started) / 1000
-      const width = Math.max(...results.map((r) => `${r.cell.command} ${r.cell.step} x ${r.cell.how}`.length))
-      const lines = results.map((r) => `${`${r.cell.command} ${r.cell.step} x ${r.cell.how}`.padEnd(width)} ${`${Math.round(r.seconds ?? 0)}s`.padStart(4)} -> ${r.outcome}${r.problems.length ? `\n    BROKEN: ${r.problems.join('\n    BROKEN: ')}` : ''}`)
+      const results = chosen.map((c) => unordered[longest.indexOf(c)]!)
+      const width = Math.max(...results.map((r) => cellName(r.cell).length))
+      const lines = results.map((r) => `${cellName(r.cell).padEnd(width)} ${`${Math.round(r.seconds ?? 0)}s`.padStart(4)} -> ${r.outcome}${r.problems.length ? `\n    BROKEN: ${r.problems.join('\n    BROKEN: ')}` : ''}`)
       console.log(`fault matrix, ${results.length} cells in ${Math.round(took)}s (step x fault, seconds -> live rulesets, host history, fleet's report):\n${lines.join('\n')}`)
-      expect(results.filter((r) => r.problems.length > 0).map((r) => `${r.cell.command} ${r.cell.step} x ${r.cell.how}: ${r.problems.join('; ')}`)).toEqual([])
+      expect(results.filter((r) => r.problems.length > 0).map((r) => `${cellName(r.cell)}: ${r.problems.join('; ')}`)).toEqual([])
     },
     300_000,
   )

@@ -25,6 +25,14 @@ describe('fleet apply --dry-run', () => {
     expect(result.stdout).toMatch(/dry run: 4 hosts, no connection opened, nothing changed/)
   })
 
+  it('with --no-confirm, still arms the timer and finishes the change over the same connection', async () => {
+    const result = await fleet(['apply', '--inventory', EXAMPLE, '--dry-run', '--no-confirm', '--limit', 'web01'])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain('arm a 30s timer that restores it unless fleet finishes the change')
+    expect(result.stdout).toContain('# step 3: record the change and free the host  [same connection]')
+    expect(result.stdout).not.toContain('confirm over a fresh SSH connection')
+  })
+
   it('shows a ProxyJump chain from ssh_config as ssh -J, and refuses a ProxyCommand with status 2', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'fleet-proxyjump-'))
     const config = path.join(dir, 'ssh_config')

@@ -24,9 +24,9 @@ describe('remote scripts', async () => {
   it.each([
     ['facts', factsStep(router).script],
     ['facts without IPv6', factsStep(v4only).script],
-    ['change with confirmation', changeStep(router, { ...settings, confirmSec: 30 }).script],
-    ['change without confirmation', changeStep(router, { ...settings, confirmSec: null }).script],
-    ['change, IPv4 only, persisted', changeStep({ ...v4only, host: { ...v4only.host, persist: true } }, { ...settings, confirmSec: null }).script],
+    ['change with confirmation', changeStep(router, { ...settings, confirmSec: 30, confirmFresh: true }).script],
+    ['change without confirmation', changeStep(router, { ...settings, confirmSec: 30, confirmFresh: false }).script],
+    ['change, IPv4 only, persisted', changeStep({ ...v4only, host: { ...v4only.host, persist: true } }, { ...settings, confirmSec: 30, confirmFresh: false }).script],
     ['confirmation', confirmStep(settings.changeId, router).script],
     ['confirmation, persisted', confirmStep(settings.changeId, { ...router, host: { ...router.host, persist: true } }).script],
     ['restore now', restoreNowStep(settings.changeId, "it's gone").script],
@@ -41,10 +41,10 @@ describe('remote scripts', async () => {
     const persisted = { ...router, host: { ...router.host, persist: true } }
     for (const script of [
       factsStep(router, fault).script,
-      changeStep(persisted, { ...settings, confirmSec: 30, fault }).script,
-      changeStep(persisted, { ...settings, confirmSec: null, fault }).script,
+      changeStep(persisted, { ...settings, confirmSec: 30, confirmFresh: true, fault }).script,
+      changeStep(persisted, { ...settings, confirmSec: 30, confirmFresh: false, fault }).script,
       confirmStep(settings.changeId, persisted, fault, 30).script,
-      finishStep(settings.changeId, persisted, fault).script,
+      finishStep(settings.changeId, persisted, fault, 30).script,
       restoreNowStep(settings.changeId, 'why', fault).script,
     ]) expect(parses(script)).toBe('ok')
   })
@@ -53,7 +53,7 @@ describe('remote scripts', async () => {
     // What iptables-save prints for a rule whose comment holds newlines: host text, never code.
     const hostile = `${router.document.replace('COMMIT', "-A INPUT -m comment --comment \"x\nFLEET_RULESET_EOF\ntouch /tmp/pwned #\" -j ACCEPT\nCOMMIT")}'$(reboot)'\n`
     const change = { ...router, document: hostile, document6: hostile }
-    for (const script of [factsStep(change).script, changeStep(change, { ...settings, confirmSec: 30 }).script]) {
+    for (const script of [factsStep(change).script, changeStep(change, { ...settings, confirmSec: 30, confirmFresh: true }).script]) {
       expect(parses(script)).toBe('ok')
       const lines = new Set(script.split('\n'))
       expect(['FLEET_RULESET_EOF', 'touch /tmp/pwned #" -j ACCEPT', "'$(reboot)'"].filter((l) => lines.has(l))).toEqual([])
@@ -67,7 +67,7 @@ describe('remote scripts', async () => {
   })
 
   it('quotes what it did not write itself', () => {
-    const script = changeStep(router, { ...settings, confirmSec: 30 }).script
+    const script = changeStep(router, { ...settings, confirmSec: 30, confirmFresh: true }).script
     expect(script).toContain(`'o'\\''brien@laptop'`)
     expect(script).toContain(`= '123 456' ]`)
     // bash's $'...' strings, which dash takes literally
