@@ -26,6 +26,10 @@ export interface HostRun {
 
 // How long after the timer's deadline fleet keeps trying to learn what a host did.
 const SETTLE_MARGIN_SEC = 10
+// A fresh connection must be made this long before the host's timer can fire (what the
+// confirmation then needs to claim the change); with less than the minimum left, it does not start.
+const CONFIRM_MARGIN_MS = 500
+const MIN_CONNECT_MS = 500
 
 // A host without IPv6 is not an error: its change leaves ip6tables out. Chains the host preserves
 // go into the documents as they are live now (a rollback too: not as they were when it was saved).
@@ -88,7 +92,9 @@ export async function changeHost(run: HostRun, wanted: Change): Promise<HostDone
   const diff = rulesChange ? factsDiff(facts) : []
   const changedSettings = facts.settingsToChange.map((i) => change.commands[i]!.title)
   const done: HostDone = { kind: 'host-done', host, outcome: 'changed', backend: facts.backend, diff, settings: changedSettings, changeId: settings.changeId, ...others }
-  const deadline = Date.now() + (settings.confirmSec + SETTLE_MARGIN_SEC) * 1000
+  // The host arms its timer after this moment: it cannot fire before `fires`.
+  const fires = Date.now() + settings.confirmSec * 1000
+  const deadline = fires + SETTLE_MARGIN_SEC * 1000
   const settleAs = async (problem: string, undone: Outcome): Promise<HostDone> => {
     const { outcome, detail } = await settle(run, problem, undone, deadline)
     return { ...done, outcome, detail }
@@ -117,7 +123,7 @@ export async function changeHost(run: HostRun, wanted: Change): Promise<HostDone
     return problem === null ? done : settleAs(problem, 'failed')
   }
   emit({ kind: 'step', host, step: 'confirming over a fresh SSH connection' })
-  const problem = await confirm(run, settings.confirmSec, change)
+  const problem = await confirm(run, fires, change)
   if (problem === null) return done
   return settleAs(problem, 'rolled-back')
 }
@@ -134,13 +140,20 @@ async function finish(run: HostRun, change: Change): Promise<string | null> {
 }
 
 // null when confirmed; otherwise why not, in words that say which step failed.
-async function confirm(run: HostRun, confirmSec: number, change: Change): Promise<string | null> {
-  const fault = run.settings.fault
+// `fires`: the earliest moment the host's timer can act, counted from before it was armed.
+async function confirm(run: HostRun, fires: number, change: Change): Promise<string | null> {
+  const { fault, confirmSec } = run.settings
+  // Counted from the arming, not from now: the change itself (the load, slow host settings) has
+  // used part of the time, and a connection that only succeeds after the timer fired is no use.
+  const budgetMs = fires - CONFIRM_MARGIN_MS - Date.now()
+  if (budgetMs < MIN_CONNECT_MS) {
+    const tookSec = Math.round((Date.now() - (fires - confirmSec * 1000)) / 1000)
+    return `the change took ${tookSec}s of the ${confirmSec}s before the host's timer acts: too little was left to confirm over a fresh connection (raise --confirm-timeout)`
+  }
   let fresh: Session | undefined
   try {
     if (faultIs(fault, 'confirm', 'fail')) throw new HostError('FLEET_FAULT confirm:fail')
-    // Leave the timer a margin: a connection that only succeeds after it fired is no use.
-    fresh = await run.openFresh(Math.max(1000, confirmSec * 1000 - 2000))
+    fresh = await openedWithin(run.openFresh(budgetMs), budgetMs)
   } catch (error) {
     return `no fresh SSH connection could be made with the new ruleset (${(error as Error).message})`
   }
@@ -155,6 +168,23 @@ async function confirm(run: HostRun, confirmSec: number, change: Change): Promis
     return `the confirmation failed: ${result.stderr.trim()}`
   } finally {
     fresh.close()
+  }
+}
+
+// Each hop of a fresh connection (the jump host, the channel, the host) has `ms` on its own; the
+// whole connection must not take longer either. A session that opens too late is closed.
+async function openedWithin(opening: Promise<Session>, ms: number): Promise<Session> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      opening.then((s) => s.close(), () => {})
+      reject(new HostError(`no connection within ${(ms / 1000).toFixed(1)}s`))
+    }, ms)
+  })
+  try {
+    return await Promise.race([opening, late])
+  } finally {
+    clearTimeout(timer)
   }
 }
 

@@ -31,6 +31,21 @@ export default {
   tasks: (ctx) => router.tasks({ ...ctx, need: (k) => (k === 'services' ? { tcp: [80, 443], udp: [] } : ctx.need(k)) }),
 }\n`,
   )
+  // The router's own role, with a host setting that takes 6 s to make: the change ends long after
+  // the timer was armed.
+  writeFileSync(
+    path.join(roles, 'router-slow.ts'),
+    `import router from '${ROOT}/roles/router.ts'
+export default {
+  description: 'router with a slow host setting',
+  tasks: (ctx) => [
+    ...router.tasks(ctx),
+    ctx.task('a slow setting', async ($) => {
+      await ctx.ensure({ check: $\`echo not-yet\`, want: 'done', run: $\`sleep 6\` })
+    }),
+  ],
+}\n`,
+  )
 })
 afterAll(() => labDown())
 
@@ -49,6 +64,36 @@ describe('a change that locks the operator out', () => {
     expect(sshWorks()).toBe(true)
     const history = await fleet(['history', '-i', inventory, '--json'])
     expect(JSON.parse(history.stdout).hosts[0].entries.at(-1)).toMatchObject({ status: 'rolled-back', note: 'role router-without-ssh' })
+  })
+})
+
+describe('the confirmation deadline', () => {
+  it('is counted from when the timer was armed: fleet stops trying to confirm before the timer fires', async () => {
+    expect((await fleet(['apply', '-i', LAB_INVENTORY])).code).toBe(0)
+    const before = rulesetOf('router01')
+    const inventory = labInventory('', { roles: path.join(LAB, 'safety-roles'), routerRole: 'router-slow' })
+    const started = Date.now()
+    const applying = fleet(['apply', '-i', inventory, '--json', '--confirm-timeout', '12'])
+    // Once the timer is armed and the new ruleset loaded (the 6 s setting is under way), router01
+    // drops every new SSH connection: the confirmation's can only time out, while the connection
+    // fleet works over carries on. In the security table, which fleet does not manage (nor verify).
+    const synDrop = 'INPUT -p tcp --dport 22 --syn -j DROP'
+    for (let i = 0; i < 40 && onHost('router01', 'ls /var/lib/fleet/armed/').stdout.trim() === ''; i++) await sleep(250)
+    await sleep(1500)
+    onHost('router01', `iptables -t security -I ${synDrop}`)
+    const result = await applying
+    const tookSec = (Date.now() - started) / 1000
+    onHost('router01', `iptables -t security -D ${synDrop}`)
+    const [host] = parse(result.stdout).hosts
+    expect(host).toMatchObject({ host: 'router01', outcome: 'rolled-back' })
+    expect(host?.detail).toMatch(/no fresh SSH connection could be made/)
+    // Over at the timer's 12 s; a connection given 10 s from the start of the confirmation (6 s
+    // in) would have kept trying until about 17 s.
+    expect(tookSec, host?.detail).toBeLessThan(12 + 2)
+    expect(rulesetOf('router01')).toBe(before)
+    const history = await fleet(['history', '-i', inventory, '--json'])
+    expect(JSON.parse(history.stdout).hosts[0].entries.at(-1)).toMatchObject({ status: 'rolled-back', note: 'role router-slow' })
+    expect(sshWorks()).toBe(true)
   })
 })
 
