@@ -12,11 +12,12 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fleet } from '../helpers/cli.ts'
-import { asConfiguration, FLEET_BIN, LAB, labDown, labInventory, labUp, onHost, ROOT } from '../helpers/lab.ts'
+import { asConfiguration, FLEET_BIN, LAB, labDown, labInventory, labUp, onHost, ROOT, type Ran } from '../helpers/lab.ts'
+import { FIRST_BOOT_TIMEOUT_MS, machineAddress, machineName, onMachineAsync } from '../helpers/machines.ts'
 
 // Under sshd's MaxStartups (10) on router01, the jump host every slot goes through.
 const SLOTS = 8
-const CONFIRM_SEC = 3
+const CONFIRM_SEC = 4
 // After fleet has ended: the timer's deadline, and its wait for an undo in progress.
 const SETTLE_MS = (CONFIRM_SEC + 12) * 1000
 const STATE = '/var/lib/fleet'
@@ -73,39 +74,114 @@ const CELLS: Cell[] = [
   bootFull('rollback'),
 ]
 
-const cellName = (c: Cell) => `${c.command} ${c.step} x ${c.how}`
-// FAULT_CELLS=<regular expression>: only the cells whose name matches (while working on a few).
-const chosen = CELLS.filter((c) => new RegExp(process.env.FAULT_CELLS ?? '').test(cellName(c)))
+// The hosts the cells run on: namespace hosts (the whole matrix), and real Debian machines booting
+// systemd (the cells where they differ: the timer is a transient systemd unit, stopped by
+// systemctl; the boot files are netfilter-persistent's; and on `legacy` the iptables-legacy
+// backend loads and restores).
+type Kind = 'namespace' | 'systemd' | 'legacy'
+const DEBIAN_KINDS = ['systemd', 'legacy'] as const
+const DEBIAN_CELLS: Cell[] = [
+  hook('apply', 'load-filter', 'fail'),
+  hook('apply', 'confirm', 'kill'),
+  hook('apply', 'reply', 'drop'),
+  bootFull('apply'),
+  hook('apply --no-confirm', 'verify', 'kill'),
+]
+// Debian machines of each kind (deb01 and up: the first ones systemd on nf_tables, then legacy).
+const DEBIAN_PER_KIND = 1
 
-const server = (name: string, address: string, role: string, iface: string) =>
-  `  ${name}:\n    address: ${address}\n    role: ${role}\n    ssh: { jump: router01 }\n    network: { interface: ${iface} }\n    persist: true\n`
-const slot = (i: number) => `srv${String(i + 1).padStart(3, '0')}`
-const slotAddress = (i: number) => `198.18.0.${20 + i}`
+interface KindCell extends Cell {
+  readonly on: Kind
+}
+const cellName = (c: KindCell) => `${c.on === 'namespace' ? '' : `[${c.on}] `}${c.command} ${c.step} x ${c.how}`
+const ALL: KindCell[] = [...CELLS.map((c) => ({ ...c, on: 'namespace' as Kind })), ...DEBIAN_KINDS.flatMap((on) => DEBIAN_CELLS.map((c) => ({ ...c, on })))]
+// FAULT_CELLS=<regular expression>: only the cells whose name matches (while working on a few).
+const chosen = ALL.filter((c) => new RegExp(process.env.FAULT_CELLS ?? '').test(cellName(c)))
+
+interface Slot {
+  readonly name: string
+  readonly kind: Kind
+  // A command as root on the host: nsenter into a namespace host; over SSH on a Debian machine
+  // (nsenter would skip its container's capability limits).
+  readonly run: (command: string, input?: string) => Promise<Ran>
+}
+const namespaceSlot = (i: number): Slot => {
+  const name = `srv${String(i + 1).padStart(3, '0')}`
+  return { name, kind: 'namespace', run: async (command, input) => onHost(name, command, input) }
+}
+const debianSlot = (i: number, kind: Kind): Slot => {
+  const name = machineName(i)
+  return {
+    name,
+    kind,
+    // Again when router01's sshd turned the connection away before it ran anything (MaxStartups:
+    // the fleets of the other slots connect through it at the same time).
+    run: async (command, input) => {
+      for (let attempt = 1; ; attempt++) {
+        const r = await onMachineAsync(name, command, input)
+        if (r.code !== 255 || attempt === 4 || !/kex_exchange_identification|Connection closed by|Connection reset/.test(r.stderr)) return r
+        await sleep(300 * attempt)
+      }
+    },
+  }
+}
+const SLOTS_OF: Record<Kind, Slot[]> = {
+  namespace: Array.from({ length: SLOTS }, (_, i) => namespaceSlot(i)),
+  systemd: Array.from({ length: DEBIAN_PER_KIND }, (_, i) => debianSlot(i + 1, 'systemd')),
+  legacy: Array.from({ length: DEBIAN_PER_KIND }, (_, i) => debianSlot(DEBIAN_PER_KIND + i + 1, 'legacy')),
+}
+const slotsInUse = (Object.keys(SLOTS_OF) as Kind[]).filter((k) => chosen.some((c) => c.on === k))
+const addressOf = (slot: Slot) => (slot.kind === 'namespace' ? `198.18.0.${19 + Number(slot.name.slice(3))}` : machineAddress(Number(slot.name.slice(3))))
+
+const server = (slot: Slot, role: string, iface: string) =>
+  `  ${slot.name}:\n    address: ${addressOf(slot)}\n    role: ${role}\n    ssh: { jump: router01 }\n    network: { interface: ${iface} }\n    persist: true\n`
 let inventoryA = ''
 let inventoryB = ''
-// The two rulesets every slot moves between (the role has nothing host-specific).
-let A = { v4: '', v6: '' }
-let B = { v4: '', v6: '' }
-
-interface Live {
+// The two rulesets every slot moves between, per kind of host (the role has nothing host-specific;
+// a backend or an iptables version may print them differently).
+interface Rulesets {
   readonly v4: string
   readonly v6: string
+}
+const SIDES: Partial<Record<Kind, { A: Rulesets; B: Rulesets }>> = {}
+
+// iptables-save text as configuration, its tables in one order (iptables-legacy-save prints them
+// in the order the kernel made them).
+function tables(saved: string): string {
+  const blocks = asConfiguration(saved).split(/^(?=\*)/m).filter((b) => b.startsWith('*'))
+  return blocks.map((b) => b.trim()).sort().join('\n')
+}
+
+// Everything the invariants look at, in one command (one SSH round trip on a Debian machine).
+interface HostState extends Rulesets {
   readonly boot4: string
   readonly boot6: string
+  // [id, status] of every history entry
+  readonly entries: [string, string][]
+  readonly lockExpires: string
+  // fleet's systemd units still loaded (systemd hosts only)
+  readonly units: string
 }
-const live = (host: string): Live => ({
-  v4: asConfiguration(onHost(host, 'iptables-save').stdout),
-  v6: asConfiguration(onHost(host, 'ip6tables-save').stdout),
-  boot4: asConfiguration(onHost(host, 'cat /etc/iptables/rules.v4').stdout),
-  boot6: asConfiguration(onHost(host, 'cat /etc/iptables/rules.v6').stdout),
-})
-const sideOf = (l: Live): 'A' | 'B' | 'mix' => (l.v4 === A.v4 && l.v6 === A.v6 ? 'A' : l.v4 === B.v4 && l.v6 === B.v6 ? 'B' : 'mix')
-const entries = (host: string) =>
-  onHost(host, `for f in ${STATE}/history/*; do [ -f "$f" ] && { echo "$(sed -n 's/^id=//p' "$f") $(sed -n 's/^status=//p' "$f")"; }; done`)
-    .stdout.trim()
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => l.split(' ') as [string, string])
+async function stateOf(slot: Slot): Promise<HostState> {
+  const r = await slot.run(`echo @@v4; iptables-save; echo @@v6; ip6tables-save; echo @@boot4; cat /etc/iptables/rules.v4; echo @@boot6; cat /etc/iptables/rules.v6
+echo @@entries; for f in ${STATE}/history/*; do [ -f "$f" ] && echo "$(sed -n 's/^id=//p' "$f") $(sed -n 's/^status=//p' "$f")"; done
+echo @@lock; sed -n 's/^expires=//p' ${STATE}/lock/owner 2>/dev/null
+echo @@units; [ ! -d /run/systemd/system ] || systemctl list-units --all --plain --no-legend 'fleet-*'; true`)
+  const part = (name: string) => new RegExp(`^@@${name}\\n([\\s\\S]*?)(?=^@@|(?![\\s\\S]))`, 'm').exec(r.stdout)?.[1] ?? ''
+  return {
+    v4: tables(part('v4')),
+    v6: tables(part('v6')),
+    boot4: tables(part('boot4')),
+    boot6: tables(part('boot6')),
+    entries: part('entries').trim().split('\n').filter((l) => l !== '').map((l) => l.split(' ') as [string, string]),
+    lockExpires: part('lock').trim(),
+    units: part('units').trim(),
+  }
+}
+const sideOf = (kind: Kind, l: Rulesets): 'A' | 'B' | 'mix' => {
+  const { A, B } = SIDES[kind]!
+  return l.v4 === A.v4 && l.v6 === A.v6 ? 'A' : l.v4 === B.v4 && l.v6 === B.v6 ? 'B' : 'mix'
+}
 
 // fleet as an operator runs it: its own process (a `kill` fault kills it), JSON on stdout.
 function runFleet(args: string[], env: Record<string, string>): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
@@ -121,67 +197,71 @@ function runFleet(args: string[], env: Record<string, string>): Promise<{ code: 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-async function applied(inventory: string, host: string): Promise<void> {
+async function applied(inventory: string, hosts: string): Promise<void> {
   let last = ''
   for (let attempt = 0; attempt < 3; attempt++) {
-    const r = await fleet(['apply', '-i', inventory, '--limit', host, '--json', '--confirm-timeout', '10'])
+    const r = await fleet(['apply', '-i', inventory, '--limit', hosts, '--json', '--confirm-timeout', '10'])
     if (r.code === 0) return
     last = r.stdout
   }
-  throw new Error(`preparing ${host} failed: ${last}`)
+  throw new Error(`preparing ${hosts} failed: ${last}`)
+}
+
+async function ok(slot: Slot, command: string, input?: string): Promise<string> {
+  const r = await slot.run(command, input)
+  if (r.code !== 0) throw new Error(`${slot.name}: \`${command.slice(0, 80)}\` exited ${r.code}: ${r.stderr}`)
+  return r.stdout
 }
 
 // Brings a slot to the cell's starting point: A live and persisted (rollback: then B, so the
-// rollback goes from B back to A), and the host setting B makes not yet made.
-// A is put in place by hand (fleet applied it once, in beforeAll): a fleet run per cell less.
-async function prepare(host: string, command: Command): Promise<void> {
+// rollback goes from B back to A), and the host setting B makes not yet made. A is put in place
+// by hand (fleet applied it once, in beforeAll): a fleet run per cell less.
+async function prepare(slot: Slot, command: Command): Promise<void> {
   // A link a `cut` fault took down comes back by itself; wait for it.
-  for (let i = 0; i < 80 && onHost(host, 'cat /sys/class/net/eth0/operstate').stdout.trim() !== 'up'; i++) await sleep(500)
-  onHost(host, `rm -rf ${STATE}; sysctl -q -w net.ipv4.conf.all.log_martians=0`)
-  for (const [restore, save, document] of [['iptables-restore', 'iptables-save > /etc/iptables/rules.v4', A.v4], ['ip6tables-restore', 'ip6tables-save > /etc/iptables/rules.v6', A.v6]] as const) {
-    const r = onHost(host, `${restore} && ${save}`, document)
-    if (r.code !== 0) throw new Error(`preparing ${host}: ${restore} failed: ${r.stderr}`)
-  }
+  for (let i = 0; i < 80 && (await slot.run('cat /sys/class/net/eth0/operstate')).stdout.trim() !== 'up'; i++) await sleep(500)
+  const { A } = SIDES[slot.kind]!
+  await ok(slot, `rm -rf ${STATE}; sysctl -q -w net.ipv4.conf.all.log_martians=0`)
+  // (iptables-legacy-restore rejects a last line without its newline)
+  await ok(slot, 'iptables-restore && iptables-save > /etc/iptables/rules.v4', `${A.v4}\n`)
+  await ok(slot, 'ip6tables-restore && ip6tables-save > /etc/iptables/rules.v6', `${A.v6}\n`)
   if (command === 'rollback') {
-    await applied(inventoryB, host)
-    onHost(host, 'sysctl -q -w net.ipv4.conf.all.log_martians=0')
+    await applied(inventoryB, slot.name)
+    await ok(slot, 'sysctl -q -w net.ipv4.conf.all.log_martians=0')
   }
 }
 
-function injectDisk(host: string, inject: Injection): void {
+async function injectDisk(slot: Slot, inject: Injection): Promise<void> {
   if ('fault' in inject) return
-  onHost(host, `mkdir -p ${STATE}/history`)
+  await ok(slot, `mkdir -p ${STATE}/history`)
   if (inject.disk === 'state') {
     // The state as it is, copied onto a tiny file system that then has `free` pages left.
-    const r = onHost(
-      host,
+    await ok(
+      slot,
       `set -e; cp -a ${STATE} /tmp/state-copy; mount -t tmpfs -o size=256k,mode=0755 tmpfs ${STATE}; cp -a /tmp/state-copy/. ${STATE}/; rm -rf /tmp/state-copy
 avail=$(df -B4096 --output=avail ${STATE} | tail -1); dd if=/dev/zero of=${STATE}/.fill bs=4096 count=$((avail - ${inject.free})) 2>/dev/null`,
     )
-    expect(r.code, r.stderr).toBe(0)
   } else {
-    const r = onHost(host, `set -e; cp /etc/iptables/rules.v? /tmp/; mount -t tmpfs -o size=16k,mode=0755 tmpfs /etc/iptables; cp /tmp/rules.v? /etc/iptables/; dd if=/dev/zero of=/etc/iptables/.fill bs=4096 2>/dev/null || true`)
-    expect(r.code, r.stderr).toBe(0)
+    await ok(slot, `set -e; cp /etc/iptables/rules.v? /tmp/; mount -t tmpfs -o size=16k,mode=0755 tmpfs /etc/iptables; cp /tmp/rules.v? /etc/iptables/; dd if=/dev/zero of=/etc/iptables/.fill bs=4096 2>/dev/null || true`)
   }
 }
 
 // Only the tiny file systems injectDisk mounted (the lab's own /etc/iptables is a mount too).
-function removeDisk(host: string): void {
-  onHost(host, `umount ${STATE} 2>/dev/null; if grep -q ' /etc/iptables tmpfs .*size=16k' /proc/self/mounts; then umount /etc/iptables; fi; true`)
+async function removeDisk(slot: Slot): Promise<void> {
+  await slot.run(`umount ${STATE} 2>/dev/null; if grep -q ' /etc/iptables tmpfs .*size=16k' /proc/self/mounts; then umount /etc/iptables; fi; true`)
 }
 
 // Until nothing of the change is running or armed on the host, at most SETTLE_MS.
-async function settled(host: string): Promise<boolean> {
+async function settled(slot: Slot): Promise<boolean> {
   const deadline = Date.now() + SETTLE_MS
   while (Date.now() < deadline) {
-    if (onHost(host, `ls ${STATE}/armed/* ${STATE}/busy.* 2>/dev/null | grep -q .`).code !== 0) return true
+    if ((await slot.run(`ls ${STATE}/armed/* ${STATE}/busy.* 2>/dev/null | grep -q . && echo busy || echo idle`)).stdout.trim() === 'idle') return true
     await sleep(500)
   }
   return false
 }
 
 interface Result {
-  readonly cell: Cell
+  readonly cell: KindCell
   readonly outcome: string
   readonly problems: string[]
   // Seconds the cell took, preparation included.
@@ -190,23 +270,23 @@ interface Result {
 
 const EXIT_FOR: Record<string, number> = { changed: 0, unchanged: 0, failed: 1, 'rolled-back': 1, unknown: 4 }
 
-async function runCell(cell: Cell, host: string): Promise<Result> {
-  await prepare(host, cell.command)
+async function runCell(cell: KindCell, slot: Slot): Promise<Result> {
+  await prepare(slot, cell.command)
   const [oldSide, newSide] = cell.command === 'rollback' ? (['B', 'A'] as const) : (['A', 'B'] as const)
-  const before = new Set(entries(host).map(([id]) => id))
-  injectDisk(host, cell.inject)
+  const before = new Set((await stateOf(slot)).entries.map(([id]) => id))
+  await injectDisk(slot, cell.inject)
   const [command, ...more] = cell.command.split(' ')
-  const args = [command!, '-i', cell.command === 'rollback' ? inventoryA : inventoryB, '--limit', host, '--json', '--confirm-timeout', String(CONFIRM_SEC), ...more]
+  const args = [command!, '-i', cell.command === 'rollback' ? inventoryA : inventoryB, '--limit', slot.name, '--json', '--confirm-timeout', String(CONFIRM_SEC), ...more]
   const ran = await runFleet(args, 'fault' in cell.inject ? { FLEET_FAULT: cell.inject.fault } : {})
   const problems: string[] = []
-  if (!(await settled(host))) problems.push('the host had not settled in time')
+  if (!(await settled(slot))) problems.push('the host had not settled in time')
   // A link cut by the fault comes back on its own; the state is read without the network.
-  const now = live(host)
-  const side = sideOf(now)
-  const fresh = entries(host).filter(([id]) => !before.has(id))
+  const now = await stateOf(slot)
+  const side = sideOf(slot.kind, now)
+  const fresh = now.entries.filter(([id]) => !before.has(id))
   const status = fresh[0]?.[1]
-  const lock = onHost(host, `sed -n 's/^expires=//p' ${STATE}/lock/owner 2>/dev/null`).stdout.trim()
-  removeDisk(host)
+  const lock = now.lockExpires
+  await removeDisk(slot)
 
   if (side === 'mix') problems.push(`live rulesets are a mix:\n${now.v4}\n${now.v6}`)
   if (now.boot4 !== now.v4 || now.boot6 !== now.v6) problems.push('the boot files differ from the live rulesets')
@@ -216,6 +296,7 @@ async function runCell(cell: Cell, host: string): Promise<Result> {
   if (fresh.length === 1 && tookEffect !== (side === newSide)) problems.push(`history says ${status}, the host holds the ${side === newSide ? 'new' : 'old'} rulesets`)
   if (fresh.length === 0 && side !== oldSide) problems.push('no history entry, yet the host holds the new rulesets')
   if (lock !== '' && Number(lock) > Date.now() / 1000 + 200) problems.push(`the lock does not expire soon (expires ${lock})`)
+  if (now.units !== '') problems.push(`systemd units of fleet left behind: ${now.units}`)
 
   let reported = 'killed'
   if (ran.signal === null) {
@@ -254,8 +335,14 @@ async function pool<T, R>(items: readonly T[], size: number, work: (item: T, slo
 }
 
 beforeAll(async () => {
-  labUp('--servers', String(SLOTS))
+  const debian = slotsInUse.some((k) => k !== 'namespace')
+  labUp('--servers', String(SLOTS), ...(debian ? ['--debian', String(2 * DEBIAN_PER_KIND)] : []))
   process.env.XDG_STATE_HOME = path.join(LAB, 'operator-state')
+  if (debian) {
+    await Promise.all(
+      SLOTS_OF.legacy.map((s) => ok(s, 'update-alternatives --quiet --set iptables /usr/sbin/iptables-legacy && update-alternatives --quiet --set ip6tables /usr/sbin/ip6tables-legacy')),
+    )
+  }
   const roles = path.join(LAB, 'fault-roles')
   mkdirSync(roles, { recursive: true })
   // B: the internal server's baseline on another interface, plus a host setting (so the settings
@@ -273,18 +360,23 @@ export default {
   ],
 }\n`,
   )
-  const hosts = (role: string, iface: string) => Array.from({ length: SLOTS }, (_, i) => server(slot(i), slotAddress(i), role, iface)).join('')
-  inventoryA = labInventory(hosts('internal-server', 'eth0'))
-  inventoryB = labInventory(hosts('server-b', 'eth9'), { roles })
-  const first = slot(0)
-  const toA = await fleet(['apply', '-i', inventoryA, '--limit', first, '--json'])
-  expect(toA.code, toA.stdout + toA.stderr).toBe(0)
-  A = { v4: live(first).v4, v6: live(first).v6 }
-  const toB = await fleet(['apply', '-i', inventoryB, '--limit', first, '--json'])
-  expect(toB.code, toB.stdout + toB.stderr).toBe(0)
-  B = { v4: live(first).v4, v6: live(first).v6 }
-  expect(A.v4).not.toBe(B.v4)
-}, 240_000)
+  const slots = slotsInUse.flatMap((k) => SLOTS_OF[k])
+  inventoryA = labInventory(slots.map((s) => server(s, 'internal-server', 'eth0')).join(''))
+  inventoryB = labInventory(slots.map((s) => server(s, 'server-b', 'eth9')).join(''), { roles })
+  // The sides, read from the first host of each kind once fleet has applied them there.
+  const firsts = slotsInUse.map((k) => SLOTS_OF[k][0]!)
+  const limit = firsts.map((s) => s.name).join(',')
+  const sides: Partial<Record<Kind, Rulesets>>[] = []
+  for (const inventory of [inventoryA, inventoryB]) {
+    const r = await fleet(['apply', '-i', inventory, '--limit', limit, '--json'])
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    sides.push(Object.fromEntries(await Promise.all(firsts.map(async (s) => [s.kind, await stateOf(s)] as const))))
+  }
+  for (const k of slotsInUse) {
+    SIDES[k] = { A: sides[0]![k]!, B: sides[1]![k]! }
+    expect(SIDES[k].A.v4).not.toBe(SIDES[k].B.v4)
+  }
+}, FIRST_BOOT_TIMEOUT_MS)
 afterAll(() => labDown())
 
 describe('the change transaction under faults', () => {
@@ -294,17 +386,27 @@ describe('the change transaction under faults', () => {
       const started = Date.now()
       // The longest cells first, so that none of them is left to run alone at the end.
       const longest = [...chosen].sort((a, b) => Number(b.how === 'cut') - Number(a.how === 'cut'))
-      const unordered = await pool(longest, SLOTS, async (cell, i) => {
-        const t = Date.now()
-        try {
-          return { ...(await runCell(cell, slot(i))), seconds: (Date.now() - t) / 1000 }
-        } catch (error) {
-          removeDisk(slot(i))
-          return { cell, outcome: 'harness error', problems: [(error as Error).message], seconds: (Date.now() - t) / 1000 }
-        }
-      })
+      const finished = new Map<KindCell, Result>()
+      await Promise.all(
+        slotsInUse.map((kind) =>
+          pool(
+            longest.filter((c) => c.on === kind),
+            SLOTS_OF[kind].length,
+            async (cell, i) => {
+              const slot = SLOTS_OF[kind][i]!
+              const t = Date.now()
+              try {
+                finished.set(cell, { ...(await runCell(cell, slot)), seconds: (Date.now() - t) / 1000 })
+              } catch (error) {
+                await removeDisk(slot)
+                finished.set(cell, { cell, outcome: 'harness error', problems: [(error as Error).message], seconds: (Date.now() - t) / 1000 })
+              }
+            },
+          ),
+        ),
+      )
       const took = (Date.now() - started) / 1000
-      const results = chosen.map((c) => unordered[longest.indexOf(c)]!)
+      const results = chosen.map((c) => finished.get(c)!)
       const width = Math.max(...results.map((r) => cellName(r.cell).length))
       const lines = results.map((r) => `${cellName(r.cell).padEnd(width)} ${`${Math.round(r.seconds ?? 0)}s`.padStart(4)} -> ${r.outcome}${r.problems.length ? `\n    BROKEN: ${r.problems.join('\n    BROKEN: ')}` : ''}`)
       console.log(`fault matrix, ${results.length} cells in ${Math.round(took)}s (step x fault, seconds -> live rulesets, host history, fleet's report):\n${lines.join('\n')}`)

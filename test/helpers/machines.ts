@@ -1,7 +1,7 @@
 // The lab's Debian machines (scripts/lab.sh up --debian N): real systemd hosts behind router01.
 // Everything a test does on them goes over SSH, as an operator would: nsenter would skip the
 // container's capability limits and so prove nothing.
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { KNOWN_HOSTS, LAB, OPERATOR_KEY, ROOT, asConfiguration, type Ran } from './lab.ts'
 
@@ -16,14 +16,30 @@ const addressOf = (name: string) => machineAddress(Number(name.replace(/^deb/, '
 const SSH_OPTIONS = ['-i', OPERATOR_KEY, '-o', `UserKnownHostsFile=${KNOWN_HOSTS}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5']
 const JUMP = `ssh ${SSH_OPTIONS.join(' ')} -W %h:%p root@198.51.100.2`
 
+const sshArgs = (name: string, command: string, port: number) => [...SSH_OPTIONS, '-p', String(port), '-o', `ProxyCommand=${JUMP}`, `root@${addressOf(name)}`, command]
+
 // Runs a shell command on a machine over a new SSH connection through router01 (its sshd listens
 // on 22, what fleet uses, and on 2222).
 export function onMachine(name: string, command: string, port = 22): Ran {
-  const r = spawnSync('ssh', [...SSH_OPTIONS, '-p', String(port), '-o', `ProxyCommand=${JUMP}`, `root@${addressOf(name)}`, command], {
+  const r = spawnSync('ssh', sshArgs(name, command, port), {
     encoding: 'utf8',
     timeout: 60_000,
   })
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }
+}
+
+// onMachine without blocking the test process (tests that work on many hosts at once), with
+// `input` on the command's stdin.
+export function onMachineAsync(name: string, command: string, input?: string, port = 22): Promise<Ran> {
+  return new Promise((resolve) => {
+    const child = spawn('ssh', sshArgs(name, command, port), { timeout: 60_000 })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
+    child.stdin.end(input ?? '')
+  })
 }
 
 // Like onMachine, but a failure is the test's failure, with what the machine said.
