@@ -13,7 +13,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fleet } from '../helpers/cli.ts'
 import { asConfiguration, FLEET_BIN, LAB, labDown, labInventory, labUp, onHost, ROOT, type Ran } from '../helpers/lab.ts'
-import { FIRST_BOOT_TIMEOUT_MS, machineAddress, machineName, onMachineAsync } from '../helpers/machines.ts'
+import { FIRST_BOOT_TIMEOUT_MS, machineAddress, machineConnection, machineName, type MachineConnection } from '../helpers/machines.ts'
 
 // Under sshd's MaxStartups (10) on router01, the jump host every slot goes through.
 const SLOTS = 8
@@ -109,6 +109,8 @@ const namespaceSlot = (i: number): Slot => {
   const name = `srv${String(i + 1).padStart(3, '0')}`
   return { name, kind: 'namespace', run: async (command, input) => onHost(name, command, input) }
 }
+// The test's own connections to the Debian machines, made in beforeAll.
+const connections = new Map<string, MachineConnection>()
 const debianSlot = (i: number, kind: Kind): Slot => {
   const name = machineName(i)
   return {
@@ -118,7 +120,7 @@ const debianSlot = (i: number, kind: Kind): Slot => {
     // the fleets of the other slots connect through it at the same time).
     run: async (command, input) => {
       for (let attempt = 1; ; attempt++) {
-        const r = await onMachineAsync(name, command, input)
+        const r = await connections.get(name)!.run(command, input)
         if (r.code !== 255 || attempt === 4 || !/kex_exchange_identification|Connection closed by|Connection reset/.test(r.stderr)) return r
         await sleep(300 * attempt)
       }
@@ -339,6 +341,7 @@ beforeAll(async () => {
   labUp('--servers', String(SLOTS), ...(debian ? ['--debian', String(2 * DEBIAN_PER_KIND)] : []))
   process.env.XDG_STATE_HOME = path.join(LAB, 'operator-state')
   if (debian) {
+    for (const s of [...SLOTS_OF.systemd, ...SLOTS_OF.legacy]) connections.set(s.name, machineConnection(s.name))
     await Promise.all(
       SLOTS_OF.legacy.map((s) => ok(s, 'update-alternatives --quiet --set iptables /usr/sbin/iptables-legacy && update-alternatives --quiet --set ip6tables /usr/sbin/ip6tables-legacy')),
     )
@@ -377,7 +380,10 @@ export default {
     expect(SIDES[k].A.v4).not.toBe(SIDES[k].B.v4)
   }
 }, FIRST_BOOT_TIMEOUT_MS)
-afterAll(() => labDown())
+afterAll(() => {
+  for (const c of connections.values()) c.stop()
+  labDown()
+})
 
 describe('the change transaction under faults', () => {
   it(

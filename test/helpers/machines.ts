@@ -2,6 +2,7 @@
 // Everything a test does on them goes over SSH, as an operator would: nsenter would skip the
 // container's capability limits and so prove nothing.
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { realpathSync } from 'node:fs'
 import path from 'node:path'
 import { KNOWN_HOSTS, LAB, OPERATOR_KEY, ROOT, asConfiguration, type Ran } from './lab.ts'
 
@@ -16,7 +17,8 @@ const addressOf = (name: string) => machineAddress(Number(name.replace(/^deb/, '
 const SSH_OPTIONS = ['-i', OPERATOR_KEY, '-o', `UserKnownHostsFile=${KNOWN_HOSTS}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5']
 const JUMP = `ssh ${SSH_OPTIONS.join(' ')} -W %h:%p root@198.51.100.2`
 
-const sshArgs = (name: string, command: string, port: number) => [...SSH_OPTIONS, '-p', String(port), '-o', `ProxyCommand=${JUMP}`, `root@${addressOf(name)}`, command]
+const sshTo = (name: string, port: number) => [...SSH_OPTIONS, '-p', String(port), '-o', `ProxyCommand=${JUMP}`, `root@${addressOf(name)}`]
+const sshArgs = (name: string, command: string, port: number) => [...sshTo(name, port), command]
 
 // Runs a shell command on a machine over a new SSH connection through router01 (its sshd listens
 // on 22, what fleet uses, and on 2222).
@@ -29,10 +31,10 @@ export function onMachine(name: string, command: string, port = 22): Ran {
 }
 
 // onMachine without blocking the test process (tests that work on many hosts at once), with
-// `input` on the command's stdin.
-export function onMachineAsync(name: string, command: string, input?: string, port = 22): Promise<Ran> {
+// `input` on the command's stdin and `options` for ssh.
+export function onMachineAsync(name: string, command: string, input?: string, options: readonly string[] = []): Promise<Ran> {
   return new Promise((resolve) => {
-    const child = spawn('ssh', sshArgs(name, command, port), { timeout: 60_000 })
+    const child = spawn('ssh', [...options, ...sshArgs(name, command, 22)], { timeout: 60_000 })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
@@ -40,6 +42,22 @@ export function onMachineAsync(name: string, command: string, input?: string, po
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
     child.stdin.end(input ?? '')
   })
+}
+
+// One SSH connection to a machine that the commands run through it share, so that each costs no
+// key exchange (CPU that tests running many commands on machines at once cannot spare). stop()
+// ends it; a command run after it has gone makes a connection of its own.
+export interface MachineConnection {
+  run(command: string, input?: string): Promise<Ran>
+  stop(): void
+}
+export function machineConnection(name: string): MachineConnection {
+  const shared = ['-o', `ControlPath=${path.join(realpathSync(LAB), `control-${name}`)}`]
+  spawnSync('ssh', [...shared, '-o', 'ControlMaster=yes', '-o', 'ControlPersist=yes', '-N', ...sshTo(name, 22)], { stdio: 'ignore', timeout: 30_000 })
+  return {
+    run: (command, input) => onMachineAsync(name, command, input, [...shared, '-o', 'ControlMaster=auto']),
+    stop: () => void spawnSync('ssh', [...shared, '-O', 'exit', `root@${addressOf(name)}`], { stdio: 'ignore', timeout: 10_000 }),
+  }
 }
 
 // Like onMachine, but a failure is the test's failure, with what the machine said.
