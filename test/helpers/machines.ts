@@ -53,7 +53,7 @@ export interface MachineConnection {
 }
 export function machineConnection(name: string): MachineConnection {
   const shared = ['-o', `ControlPath=${path.join(realpathSync(LAB), `control-${name}`)}`]
-  spawnSync('ssh', [...shared, '-o', 'ControlMaster=yes', '-o', 'ControlPersist=yes', '-N', ...sshTo(name, 22)], { stdio: 'ignore', timeout: 30_000 })
+  spawnSync('ssh', [...shared, '-o', 'ControlMaster=yes', '-o', 'ControlPersist=yes', '-o', 'ServerAliveInterval=5', '-f', '-N', ...sshTo(name, 22)], { stdio: 'ignore', timeout: 30_000 })
   return {
     run: (command, input) => onMachineAsync(name, command, input, [...shared, '-o', 'ControlMaster=auto']),
     stop: () => void spawnSync('ssh', [...shared, '-O', 'exit', `root@${addressOf(name)}`], { stdio: 'ignore', timeout: 10_000 }),
