@@ -13,7 +13,7 @@ import { parseSections } from '../remote/sections.ts'
 import { HostError, type RemoteResult, type Session } from '../remote/transport.ts'
 import type { HostDone, Outcome, RunEvent } from './events.ts'
 import type { Change } from '../plan/change.ts'
-import { factsDiff, families, gatherFacts, heldBack, othersReport, readSave, rulesetsEqual, type FamilyFacts, type HostFacts } from './host-facts.ts'
+import { busy, factsDiff, families, gatherFacts, heldBack, othersReport, readSave, rulesetsEqual, type FamilyFacts, type HostFacts } from './host-facts.ts'
 
 export interface HostRun {
   readonly session: Session
@@ -80,6 +80,8 @@ export async function changeHost(run: HostRun, wanted: Change): Promise<HostDone
   emit({ kind: 'step', host, step: 'reading the live ruleset' })
   killDuring(fault, ['read'])
   const facts = await gatherFacts(session, wanted, fault)
+  const inProgress = busy(facts)
+  if (inProgress !== undefined) throw new HostError(inProgress)
   const others = othersReport(facts)
   // An apply never reports success while other rules still filter the host's traffic.
   const held = heldBack(wanted, facts)

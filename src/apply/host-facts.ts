@@ -33,6 +33,18 @@ export interface HostFacts {
   // native nftables), and what the operator should know about the host.
   readonly others: readonly OtherFirewall[]
   readonly warnings: readonly string[]
+  // A change another run has in progress on the host: what is live may not stay.
+  readonly inProgress?: ChangeInProgress
+}
+
+export interface ChangeInProgress {
+  // Empty for a lock whose owner is still being written.
+  readonly id: string
+  readonly by: string
+  // When the lock expires (ISO), if it says.
+  readonly until?: string
+  // Its timer runs: unless the change is confirmed, the host restores the previous ruleset.
+  readonly armed: boolean
 }
 
 // iptables-restore's complaint on one line, with the offending line of the document quoted.
@@ -92,7 +104,40 @@ export function readFacts(change: Change, sections: Sections): HostFacts {
     ...(v6 && { v6: familyFacts('ipv6', text('live6'), text('desired6'), patterns) }),
     settingsToChange: change.commands.flatMap((c, i) => (text(`check-${i}`).trim() === c.want ? [] : [i])),
     ...otherFirewalls(backend, change.host.persist, sections),
+    ...inProgress(text('pending')),
   }
+}
+
+// The facts step's `pending` section: id=, by=, expires= of a lock that holds; armed=<id> for
+// every change whose timer runs.
+function inProgress(text: string): Pick<HostFacts, 'inProgress'> {
+  const values = (key: string) => [...text.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((m) => m[1]!)
+  const armed = values('armed')
+  const [id = armed[0]] = values('id')
+  if (id === undefined) return {}
+  const expires = Number(values('expires')[0])
+  return {
+    inProgress: {
+      id,
+      by: values('by')[0] ?? '',
+      ...(expires > 0 && { until: new Date(expires * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') }),
+      armed: armed.includes(id),
+    },
+  }
+}
+
+// What a run in progress is doing, for people: "change X by Y waits for confirmation until T at the
+// latest" (when its lock expires: the timer acts before).
+export function inProgressText(p: ChangeInProgress): string {
+  if (p.id === '') return 'another run is taking the lock'
+  const until = p.until ? ` until ${p.until} at the latest` : ''
+  return `change ${p.id}${p.by ? ` by ${p.by}` : ''} ${p.armed ? 'waits for confirmation' : 'holds this host'}${until}`
+}
+
+// Why apply (and --check, the preview) leaves this host alone: another run's change is in progress,
+// and what is live may yet be undone by its timer. Said as the lock's busy refusal says it.
+export function busy(facts: HostFacts): string | undefined {
+  return facts.inProgress ? `busy: ${inProgressText(facts.inProgress)}; nothing changed` : undefined
 }
 
 function otherFirewalls(backend: string, persist: boolean, sections: Sections): Pick<HostFacts, 'others' | 'warnings'> {

@@ -1,6 +1,6 @@
 // One host's audit: read-only. It reads the live ruleset, the baseline in the host's normal form,
 // the host settings and conntrack; it never writes, never locks, never arms a timer.
-import { families, gatherFacts, othersReport } from '../apply/host-facts.ts'
+import { families, gatherFacts, inProgressText, othersReport } from '../apply/host-facts.ts'
 import type { DiffEntry } from '../plan/diff.ts'
 import type { Change } from '../plan/change.ts'
 import { diffRulesets } from '../plan/diff.ts'
@@ -59,10 +59,14 @@ export async function auditHost(session: Session, change: Change, emit: (e: RunE
   // Other firewalls filter traffic the baseline says to let through: drift, unless the inventory
   // lets this host live with them (then they are listed, as foreign state is).
   const othersDrift = change.host.otherFirewalls === 'proceed' ? 0 : facts.others.length
+  // A change in progress may yet be undone by its timer (or is still being made): what is live now
+  // is no verdict, so the host is not called in sync. The drift shown is against what is live now.
+  const pending = facts.inProgress && `${inProgressText(facts.inProgress)}: ${facts.inProgress.armed ? "unless it is confirmed, the host's timer restores the previous ruleset" : 'the ruleset may still change'}; audit again once it has settled`
   return {
     kind: 'host-done',
     host,
-    outcome: diff.length + settings.length + othersDrift > 0 ? 'drift' : 'in-sync',
+    outcome: pending || diff.length + settings.length + othersDrift > 0 ? 'drift' : 'in-sync',
+    ...(pending && { detail: pending }),
     backend: facts.backend,
     diff,
     settings,

@@ -1,8 +1,8 @@
 // What a change would do on each host, read from the hosts themselves (read-only, like an audit):
 // before the last yes/no on a terminal (the preview), and as `fleet apply --check`.
-import { factsDiff, gatherFacts, heldBack, othersReport, rulesetsEqual } from '../apply/host-facts.ts'
+import { busy, factsDiff, gatherFacts, heldBack, othersReport, rulesetsEqual } from '../apply/host-facts.ts'
 import type { Change } from '../plan/change.ts'
-import type { Session } from '../remote/transport.ts'
+import { HostError, type Session } from '../remote/transport.ts'
 import type { HostDone } from '../apply/events.ts'
 import type { ConnectSpec } from '../ssh/connect-spec.ts'
 import { EXIT } from './exit-codes.ts'
@@ -17,6 +17,8 @@ import { changeSummary, previewText } from './preview-text.ts'
 // Nothing is written.
 export async function pendingChange(session: Session, change: Change): Promise<HostDone> {
   const facts = await gatherFacts(session, change)
+  const inProgress = busy(facts)
+  if (inProgress !== undefined) throw new HostError(inProgress)
   const known = { kind: 'host-done', host: change.host.name, backend: facts.backend, ...othersReport(facts) } as const
   // Apply would leave the host unchanged and fail it: say so and why, not what it would change.
   const held = heldBack(change, facts, 'ahead')

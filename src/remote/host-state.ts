@@ -57,8 +57,41 @@ fleet_restore_saved() {
   [ $fleet_r = 0 ] && fleet_live_is iptables-save "$S/saved/$ID.v4" &&
   { [ ! -f "$S/saved/$ID.v6" ] || fleet_live_is ip6tables-save "$S/saved/$ID.v6"; }
 }
-fleet_busy() { : > "$S/busy.$ID" 2>/dev/null; trap 'rm -f "$S/busy.$ID"' EXIT; }
+fleet_busy() { printf '%s %s\\n' $$ "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)" > "$S/busy.$ID" 2>/dev/null; trap 'rm -f "$S/busy.$ID"' EXIT; }
 fleet_wait() { i=0; while [ -e "$1" ] && [ $i -lt $2 ]; do sleep 1; i=$((i + 1)); done; }`
+}
+
+// Whether change $1 is still at work on the host: its timer runs (a transient unit that is active,
+// or a process that is its timer's script), or a script of it does (busy.<id> holds its pid and
+// the boot it ran in). A timer or script that is gone (killed, the host rebooted) holds nothing.
+const CHANGE_RUNNING = `fleet_timer_running() {
+  if [ -f "$S/armed/$1.unit" ]; then systemctl is-active --quiet "$(cat "$S/armed/$1.unit")" 2>/dev/null
+  else lp=$(cat "$S/armed/$1.pid" 2>/dev/null) && [ -n "$lp" ] && { tr '\\0' ' ' < "/proc/$lp/cmdline"; } 2>/dev/null | grep -qF "armed/$1.sh"; fi
+}
+fleet_running() {
+  { read -r lp lb < "$S/busy.$1"; } 2>/dev/null && [ "$lb" = "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)" ] && kill -0 "$lp" 2>/dev/null || fleet_timer_running "$1"
+}`
+
+// The lock's owner, and whether the lock is stale: past its expiry (or ownerless for more than a
+// minute), and its change no longer at work. Expiry is wall-clock time, which can jump (an NTP
+// step, a resumed VM) while the timer sleeps on the monotonic clock: a run that took over the lock
+// of a change whose timer still runs would be undone by that timer, so a live change keeps it.
+const LOCK_STATE = `${CHANGE_RUNNING}
+lock_field() { sed -n "s/^$1=//p" "$S/lock/owner" 2>/dev/null; }
+lock_stale() {
+  expires=$(lock_field expires); lo=$(lock_field id)
+  { [ -z "$lo" ] || ! fleet_running "$lo"; } &&
+  { { [ -n "$expires" ] && [ "$expires" -lt "$(date +%s)" ]; } || { [ -z "$expires" ] && [ -n "$(find "$S/lock" -maxdepth 0 -mmin +1 2>/dev/null)" ]; }; }
+}`
+
+// Read-only, for the facts step: the change in progress on the host, if any: the lock's owner
+// while the lock holds, and every change whose timer still runs (armed=<id>).
+export function changeInProgress(): string {
+  return `S=${STATE_DIR}
+${LOCK_STATE}
+if [ -d "$S/lock" ] && ! lock_stale; then printf 'id=%s\\nby=%s\\nexpires=%s\\n' "$(lock_field id)" "$(lock_field by)" "$expires"; fi
+for f in "$S"/armed/*.unit "$S"/armed/*.pid; do [ -f "$f" ] || continue; a=\${f##*/}; a=\${a%.*}; ! fleet_timer_running "$a" || echo "armed=$a"; done
+true`
 }
 
 // The lock is a directory (mkdir is atomic). A lock past its expiry, or an ownerless one older
@@ -71,11 +104,7 @@ export function takeLock(ttlSec: number, by: string): string {
   printf 'id=%s\\nsince=%s\\nexpires=%s\\nby=%s\\n' "$ID" "$(date +%s)" "$(($(date +%s) + ${ttlSec}))" ${quote(by)} > "$S/lock/owner" && return 0
   rm -rf "$S/lock"; echo "cannot write $S/lock/owner (is the disk full, or read-only?); nothing changed" >&2; exit ${EXIT_NO_WRITE}
 }
-lock_field() { sed -n "s/^$1=//p" "$S/lock/owner" 2>/dev/null; }
-lock_stale() {
-  expires=$(lock_field expires)
-  { [ -n "$expires" ] && [ "$expires" -lt "$(date +%s)" ]; } || { [ -z "$expires" ] && [ -n "$(find "$S/lock" -maxdepth 0 -mmin +1 2>/dev/null)" ]; }
-}
+${LOCK_STATE}
 lock_busy() {
   echo "busy: change $(lock_field id) by $(lock_field by) holds this host since $(date -u -d "@$(lock_field since)" +%FT%TZ), until $(date -u -d "@\${expires:-0}" +%FT%TZ) at the latest; nothing changed" >&2
   exit ${EXIT_BUSY}

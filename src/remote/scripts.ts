@@ -10,7 +10,7 @@ import type { Change } from '../plan/change.ts'
 import { quote } from '../shell/quote.ts'
 import { breakTable, faultIs, hostHook, orFail, type Fault } from './fault.ts'
 import {
-  armTimer, completeTables, EXIT_CONFLICT, EXIT_NO_WRITE, EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_TOO_LATE, extendLock, LIVE_SUM, prelude, prune,
+  armTimer, changeInProgress, completeTables, EXIT_CONFLICT, EXIT_NO_WRITE, EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_TOO_LATE, extendLock, LIVE_SUM, prelude, prune,
   recordChange, STATE_DIR, takeLock,
 } from './host-state.ts'
 import { newMarks, section, sectionStart, type Marks } from './sections.ts'
@@ -63,7 +63,8 @@ const otherFirewallSections = (marks: Marks) => [
 ]
 
 // Read-only: the live rulesets, the change's rulesets as this host's own iptables normalises them
-// (loaded into a throwaway network namespace, so nothing live is touched), each host setting.
+// (loaded into a throwaway network namespace, so nothing live is touched), each host setting, and
+// any change in progress.
 export function factsStep(change: Change, fault?: Fault): ReadStep {
   const marks = newMarks()
   const parts = [
@@ -82,6 +83,8 @@ export function factsStep(change: Change, fault?: Fault): ReadStep {
       : []),
     ...change.commands.map((c, i) => section(marks, `check-${i}`, `${c.check} 2>&1`)),
     ...otherFirewallSections(marks),
+    // A change another run has in progress (its timer may yet undo what is live).
+    section(marks, 'pending', changeInProgress()),
   ].filter((p) => p !== '')
   return { title: 'read the live rulesets and the new ones in their normal form', script: parts.join('\n'), documents: documentsOf(change), marks }
 }

@@ -1,11 +1,11 @@
 // The host lock's shell, run for real (dash, a scratch state directory): many runs racing for a
 // lock that has expired must end with exactly one holder, and nobody's lock taken from under them.
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { prelude, STATE_DIR, takeLock } from '../../src/remote/host-state.ts'
+import { changeInProgress, prelude, STATE_DIR, takeLock } from '../../src/remote/host-state.ts'
 
 function runner(dir: string, i: number): Promise<number> {
   const id = `20261126T000000.000Z-${i.toString(16).padStart(4, '0')}`
@@ -34,5 +34,47 @@ describe('the host lock', () => {
     expect(existsSync(path.join(dir, 'stolen'))).toBe(false)
     expect(codes.filter((c) => c === 0)).toHaveLength(1)
     expect(codes.filter((c) => c === 20)).toHaveLength(15)
+  })
+
+  // Past its expiry by the wall clock, which can jump forward while the owner's timer sleeps on the
+  // monotonic one: the lock holds while the owner's timer or a script of its change still runs.
+  const OWNER = '20261126T000000.000Z-dead'
+  const expiredLock = () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fleet-lock-'))
+    mkdirSync(path.join(dir, 'lock'))
+    mkdirSync(path.join(dir, 'armed'))
+    const past = Math.floor(Date.now() / 1000) - 10
+    writeFileSync(path.join(dir, 'lock/owner'), `id=${OWNER}\nsince=${past - 600}\nexpires=${past}\nby=ghost\n`)
+    return dir
+  }
+  const running = (argv: string[]) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' })
+    return { pid: child.pid!, stop: () => new Promise((r) => child.on('exit', r).kill('SIGKILL')) }
+  }
+  const inProgress = (dir: string) => execFileSync('/bin/sh', ['-s'], { input: changeInProgress().replaceAll(`S=${STATE_DIR}`, `S=${dir}`), encoding: 'utf8' })
+
+  it("is not taken over while the owner's timer runs, and is once the timer is gone", async () => {
+    const dir = expiredLock()
+    const script = path.join(dir, `armed/${OWNER}.sh`)
+    writeFileSync(script, 'sleep 30\n')
+    writeFileSync(path.join(dir, `armed/${OWNER}`), '0\n')
+    const timer = running(['/bin/sh', script])
+    writeFileSync(path.join(dir, `armed/${OWNER}.pid`), `${timer.pid}\n`)
+    expect(inProgress(dir)).toMatch(new RegExp(`^id=${OWNER}\nby=ghost\nexpires=\\d+\narmed=${OWNER}\n$`))
+    expect(await runner(dir, 1)).toBe(20)
+    await timer.stop()
+    expect(inProgress(dir)).toBe('')
+    expect(await runner(dir, 2)).toBe(0)
+  })
+
+  it('is not taken over while a script of its change runs; a pid from another boot holds nothing', async () => {
+    const dir = expiredLock()
+    const script = running(['/bin/sh', '-c', 'sleep 30'])
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+    writeFileSync(path.join(dir, `busy.${OWNER}`), `${script.pid} ${boot}\n`)
+    expect(await runner(dir, 1)).toBe(20)
+    writeFileSync(path.join(dir, `busy.${OWNER}`), `${script.pid} another-boot\n`)
+    expect(await runner(dir, 2)).toBe(0)
+    await script.stop()
   })
 })
