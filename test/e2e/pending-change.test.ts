@@ -89,7 +89,7 @@ describe('a clock that jumps forward on the host', () => {
 
       // The host rebooted, say: the timer is gone, its files are not. The lock is past its expiry
       // and nothing of its change runs any more, so the next run takes it over.
-      expect(onHost(host(2), 'kill -9 -- -"$(cat /var/lib/fleet/armed/*.pid)"').code).toBe(0)
+      expect(onHost(host(2), 'kill -s KILL -- -"$(cat /var/lib/fleet/armed/*.pid)"').code).toBe(0)
       const taken = await apply(z, 2)
       expect(report(taken.stdout).outcome).toBe('changed')
       expect(rulesetOf(host(2))).toContain('-i eth7')
