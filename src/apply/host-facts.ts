@@ -41,7 +41,8 @@ export interface ChangeInProgress {
   // Empty for a lock whose owner is still being written.
   readonly id: string
   readonly by: string
-  // When the lock expires (ISO), if it says.
+  // Since when the lock holds and when it expires (ISO), if it says.
+  readonly since?: string
   readonly until?: string
   // Its timer runs: unless the change is confirmed, the host restores the previous ruleset.
   readonly armed: boolean
@@ -108,19 +109,24 @@ export function readFacts(change: Change, sections: Sections): HostFacts {
   }
 }
 
-// The facts step's `pending` section: id=, by=, expires= of a lock that holds; armed=<id> for
+// The facts step's `pending` section: id=, by=, since=, expires= of a lock that holds; armed=<id> for
 // every change whose timer runs.
 function inProgress(text: string): Pick<HostFacts, 'inProgress'> {
   const values = (key: string) => [...text.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((m) => m[1]!)
   const armed = values('armed')
   const [id = armed[0]] = values('id')
   if (id === undefined) return {}
-  const expires = Number(values('expires')[0])
+  const time = (key: string) => {
+    const epoch = Number(values(key)[0])
+    return epoch > 0 ? new Date(epoch * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') : undefined
+  }
+  const [since, until] = [time('since'), time('expires')]
   return {
     inProgress: {
       id,
       by: values('by')[0] ?? '',
-      ...(expires > 0 && { until: new Date(expires * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') }),
+      ...(since && { since }),
+      ...(until && { until }),
       armed: armed.includes(id),
     },
   }
@@ -131,7 +137,9 @@ function inProgress(text: string): Pick<HostFacts, 'inProgress'> {
 export function inProgressText(p: ChangeInProgress): string {
   if (p.id === '') return 'another run is taking the lock'
   const until = p.until ? ` until ${p.until} at the latest` : ''
-  return `change ${p.id}${p.by ? ` by ${p.by}` : ''} ${p.armed ? 'waits for confirmation' : 'holds this host'}${until}`
+  // Without a timer, as the lock's own busy refusal says it.
+  const what = p.armed ? 'waits for confirmation' : `holds this host${p.since ? ` since ${p.since},` : ''}`
+  return `change ${p.id}${p.by ? ` by ${p.by}` : ''} ${what}${until}`
 }
 
 // Why apply (and --check, the preview) leaves this host alone: another run's change is in progress,

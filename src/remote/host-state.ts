@@ -89,7 +89,7 @@ lock_stale() {
 export function changeInProgress(): string {
   return `S=${STATE_DIR}
 ${LOCK_STATE}
-if [ -d "$S/lock" ] && ! lock_stale; then printf 'id=%s\\nby=%s\\nexpires=%s\\n' "$(lock_field id)" "$(lock_field by)" "$expires"; fi
+if [ -d "$S/lock" ] && ! lock_stale; then printf 'id=%s\\nby=%s\\nsince=%s\\nexpires=%s\\n' "$(lock_field id)" "$(lock_field by)" "$(lock_field since)" "$expires"; fi
 for f in "$S"/armed/*.unit "$S"/armed/*.pid; do [ -f "$f" ] || continue; a=\${f##*/}; a=\${a%.*}; ! fleet_timer_running "$a" || echo "armed=$a"; done
 true`
 }

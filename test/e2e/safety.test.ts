@@ -176,7 +176,7 @@ describe('one change at a time', () => {
       })
     const results = (await Promise.all([run(), run()])).map((r) => r.hosts[0]!)
     expect(results.map((r) => r.outcome).sort()).toEqual(['changed', 'failed'])
-    expect(results.find((r) => r.outcome === 'failed')?.detail).toMatch(/busy: change \S+ by \S+ holds this host since|changed since fleet read it/)
+    expect(results.find((r) => r.outcome === 'failed')?.detail).toMatch(/busy: change \S+ by \S+ (holds this host since|waits for confirmation)|changed since fleet read it/)
   })
 
   it('a lock left by a killed run is taken over once it expires, not before', async () => {

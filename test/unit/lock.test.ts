@@ -60,7 +60,7 @@ describe('the host lock', () => {
     writeFileSync(path.join(dir, `armed/${OWNER}`), '0\n')
     const timer = running(['/bin/sh', script])
     writeFileSync(path.join(dir, `armed/${OWNER}.pid`), `${timer.pid}\n`)
-    expect(inProgress(dir)).toMatch(new RegExp(`^id=${OWNER}\nby=ghost\nexpires=\\d+\narmed=${OWNER}\n$`))
+    expect(inProgress(dir)).toMatch(new RegExp(`^id=${OWNER}\nby=ghost\nsince=\\d+\nexpires=\\d+\narmed=${OWNER}\n$`))
     expect(await runner(dir, 1)).toBe(20)
     await timer.stop()
     expect(inProgress(dir)).toBe('')
