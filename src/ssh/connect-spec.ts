@@ -52,6 +52,8 @@ interface Request {
   readonly defaults: Settings & { readonly jump?: string }
   // The user's ssh_config, or 'none': no file at all, the system's neither.
   readonly configFile: string
+  // configFile was named in the inventory, rather than ssh's default.
+  readonly configNamed: boolean
 }
 
 type Settings = Pick<SshSettings, 'user' | 'port' | 'identity' | 'knownHosts'>
@@ -130,6 +132,7 @@ function inventoryRequest(host: HostSpec, dir: string, local: LocalEnvironment):
     // A shared default jump host does not apply to the jump host itself.
     defaults: { ...settings(defaults), ...(defaults.jump !== undefined && defaults.jump !== host.name && { jump: defaults.jump }) },
     configFile: config === undefined ? path.join(local.home, '.ssh/config') : config.toLowerCase() === 'none' ? 'none' : file(config),
+    configNamed: config !== undefined,
   }
 }
 
@@ -148,7 +151,7 @@ function hopRequest(
   const { jump: _, ...defaults } = from.defaults
   const base: Request = known
     ? inventoryRequest(known, dir, local)
-    : { alias: hop.host, label: '', where: from.where, given: {}, defaults, configFile: from.configFile }
+    : { alias: hop.host, label: '', where: from.where, given: {}, defaults, configFile: from.configFile, configNamed: from.configNamed }
   return {
     ...base,
     label: `${from.label}: jump host ${hop.host}`,
@@ -166,7 +169,7 @@ function readConfig(request: Request, local: LocalEnvironment, fail: Fail): SshC
     request.configFile === 'none'
       ? []
       : [
-          { file: request.configFile, system: false },
+          { file: request.configFile, system: false, named: request.configNamed },
           { file: local.systemConfig, system: true },
         ]
   try {

@@ -19,6 +19,8 @@ export interface ConfigSource {
   readonly file: string
   // The system file anchors relative Include paths at /etc/ssh and forbids "~"; the user's at ~/.ssh.
   readonly system: boolean
+  // Named by the inventory: like `ssh -F FILE`, it must exist (ssh skips only a default file).
+  readonly named?: boolean
 }
 
 export interface ConfigQuery {
@@ -103,6 +105,7 @@ export function lowerName(name: string): string {
 
 function readFile(pass: Pass, source: ConfigSource, file: string, depth: number, state: { active: boolean }, neverMatch: boolean): void {
   const text = pass.files.read(file)
+  if (text === undefined && depth === 0 && source.named) throw new SshConfigError('no such file (a config file the inventory names must exist, as with ssh -F; `config: none` reads none)', file)
   if (text === undefined) return
   // Only a top-level file gets here as a directory: Include checks its own.
   if (typeof text !== 'string') throw new SshConfigError('is a directory, not an ssh_config file', file)

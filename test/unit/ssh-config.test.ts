@@ -120,6 +120,12 @@ describe('a directory where ssh_config takes a file', () => {
     expect(read({ '/home/op/.ssh/config': 'Include conf.d/*\n', ...confD }, 'web01').port?.value).toBe(2201)
   })
 
+  it('refuses a config file the inventory names that does not exist, as ssh -F does', () => {
+    const named = (tree: Record<string, string>) => readSshConfig([{ ...USER, named: true }, SYSTEM], memoryFiles(tree), query('web01'))
+    expect(() => named({})).toThrow(expect.objectContaining({ where: '/home/op/.ssh/config', message: expect.stringMatching(/^no such file .*ssh -F/) }))
+    expect(named({ '/home/op/.ssh/config': 'Port 2203\nInclude conf.d/missing.conf\n' }).port?.value).toBe(2203)
+  })
+
   it('stays silent about files that do not exist, as ssh does', () => {
     expect(read({ '/home/op/.ssh/config': 'Include conf.d/missing.conf\nInclude /nowhere/*\nPort 2202\n' }, 'web01').port?.value).toBe(2202)
     expect(read({}, 'web01').port).toBeUndefined()
