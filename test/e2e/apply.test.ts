@@ -1,10 +1,10 @@
 // fleet apply against the lab: real sshd, real netfilter, real traffic.
 import { execSync } from 'node:child_process'
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fleet } from '../helpers/cli.ts'
-import { conntrackCount, internalHost, KNOWN_HOSTS, LAB, labDown, labInventory, labUp, onHost, OPERATOR_KEY, ROOT, rulesetOf } from '../helpers/lab.ts'
+import { conntrackCount, internalHost, KNOWN_HOSTS, LAB, labDown, labInventory, labRoles, labUp, onHost, OPERATOR_KEY, ROOT, rulesetOf } from '../helpers/lab.ts'
 
 const LAB_INVENTORY = path.join(ROOT, 'inventory/lab.yaml')
 const json = (stdout: string) => JSON.parse(stdout) as { hosts: { host: string; outcome: string; detail?: string }[] }
@@ -132,15 +132,13 @@ describe('failures stay with their host', () => {
 })
 
 describe('rulesets the host rejects leave it untouched', () => {
-  const roles = path.join(LAB, 'roles')
+  let roles = ''
   beforeAll(() => {
     const role = (rule: string) => `export default {
   description: 'test role',
   tasks: ({ task }) => [task('broken', async ($) => { await $\`iptables ${rule}\`; await $\`iptables -A INPUT -j ACCEPT\` })],
 }\n`
-    mkdirSync(roles, { recursive: true })
-    writeFileSync(path.join(roles, 'bad-match.ts'), role('-A INPUT -m nosuchmatch --foo 1 -j ACCEPT'))
-    writeFileSync(path.join(roles, 'bad-jump.ts'), role('-A INPUT -p tcp --dport 9 -j NOSUCHCHAIN'))
+    roles = labRoles('roles', { 'bad-match': role('-A INPUT -m nosuchmatch --foo 1 -j ACCEPT'), 'bad-jump': role('-A INPUT -p tcp --dport 9 -j NOSUCHCHAIN') })
   })
 
   it.each(['bad-match', 'bad-jump'])('%s: caught, reported, nothing changed', async (role) => {

@@ -8,11 +8,10 @@
 //   - fleet's report and exit status say the same as the host.
 // Cells run in parallel, one lab host each; the matrix (step x fault -> outcome) is printed.
 import { spawn } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fleet } from '../helpers/cli.ts'
-import { asConfiguration, FLEET_BIN, LAB, labDown, labInventory, labUp, onHost, ROOT, type Ran } from '../helpers/lab.ts'
+import { asConfiguration, FLEET_BIN, LAB, labDown, labInventory, labRoles, labUp, onHost, ROOT, type Ran } from '../helpers/lab.ts'
 import { FIRST_BOOT_TIMEOUT_MS, machineAddress, machineConnection, machineName, type MachineConnection } from '../helpers/machines.ts'
 
 // Under sshd's MaxStartups (10) on router01, the jump host every slot goes through.
@@ -346,13 +345,10 @@ beforeAll(async () => {
       SLOTS_OF.legacy.map((s) => ok(s, 'update-alternatives --quiet --set iptables /usr/sbin/iptables-legacy && update-alternatives --quiet --set ip6tables /usr/sbin/ip6tables-legacy')),
     )
   }
-  const roles = path.join(LAB, 'fault-roles')
-  mkdirSync(roles, { recursive: true })
   // B: the internal server's baseline on another interface, plus a host setting (so the settings
   // step exists).
-  writeFileSync(
-    path.join(roles, 'server-b.ts'),
-    `import internalServer from '${ROOT}/roles/internal-server.ts'
+  const roles = labRoles('fault-roles', {
+    'server-b': `import internalServer from '${ROOT}/roles/internal-server.ts'
 export default {
   description: 'an internal server that also logs martians',
   tasks: (ctx) => [
@@ -362,7 +358,7 @@ export default {
     }),
   ],
 }\n`,
-  )
+  })
   const slots = slotsInUse.flatMap((k) => SLOTS_OF[k])
   inventoryA = labInventory(slots.map((s) => server(s, 'internal-server', 'eth0')).join(''))
   inventoryB = labInventory(slots.map((s) => server(s, 'server-b', 'eth9')).join(''), { roles })

@@ -1,9 +1,8 @@
 // IPv6 baselines, chains that other software owns, and rules persisted for boot, in the lab.
-import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fleet } from '../helpers/cli.ts'
-import { asConfiguration, internalHost, LAB, labDown, labInventory, labUp, onHost, ROOT, rulesetOf } from '../helpers/lab.ts'
+import { asConfiguration, internalHost, LAB, labDown, labInventory, labRoles, labUp, onHost, ROOT, rulesetOf } from '../helpers/lab.ts'
 
 const LAB_INVENTORY = path.join(ROOT, 'inventory/lab.yaml')
 const save6 = (host: string) => rulesetOf(host, 'ipv6')
@@ -104,22 +103,20 @@ describe("chains fleet does not own", () => {
 })
 
 describe('rules that survive a reboot', () => {
-  const roles = path.join(LAB, 'persist-roles')
+  let roles = ''
   const files = (host: string) => ({
     v4: onHost(host, 'cat /etc/iptables/rules.v4').stdout,
     v6: onHost(host, 'cat /etc/iptables/rules.v6').stdout,
   })
 
   beforeAll(() => {
-    mkdirSync(roles, { recursive: true })
     // web01 without the rule that accepts the internal network: its SSH (through router01) is cut.
-    writeFileSync(
-      path.join(roles, 'server-without-ssh.ts'),
-      `export default {
+    roles = labRoles('persist-roles', {
+      'server-without-ssh': `export default {
   description: 'locks the operator out',
   tasks: ({ task }) => [task('drop', async ($) => { await $\`iptables -A INPUT -i lo -j ACCEPT\`; await $\`iptables -A INPUT -j DROP\`; await $\`ip6tables -A INPUT -j DROP\` })],
 }\n`,
-    )
+    })
   })
 
   it('writes exactly the confirmed rulesets, and keeps them when an apply is rolled back', async () => {

@@ -1,11 +1,11 @@
 // Never lock anyone out: the host timer, confirmation over a fresh connection, rollback, history
 // and the host lock, against the lab's real sshd.
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fleet, fleetKilledAt } from '../helpers/cli.ts'
-import { FLEET_BIN, KNOWN_HOSTS, LAB, labDown, labInventory, labUp, onHost, OPERATOR_KEY, ROOT, rulesetOf } from '../helpers/lab.ts'
+import { FLEET_BIN, KNOWN_HOSTS, LAB, labDown, labInventory, labRoles, labUp, onHost, OPERATOR_KEY, ROOT, rulesetOf } from '../helpers/lab.ts'
 
 const LAB_INVENTORY = path.join(ROOT, 'inventory/lab.yaml')
 const HOSTS = ['router01', 'web01', 'web02']
@@ -20,22 +20,16 @@ const sshWorks = () =>
 beforeAll(() => {
   labUp()
   process.env.XDG_STATE_HOME = path.join(LAB, 'operator-state')
-  const roles = path.join(LAB, 'safety-roles')
-  mkdirSync(roles, { recursive: true })
-  // The router's role with port 22 no longer accepted: applying it cuts the operator off.
-  writeFileSync(
-    path.join(roles, 'router-without-ssh.ts'),
-    `import router from '${ROOT}/roles/router.ts'
+  labRoles('safety-roles', {
+    // The router's role with port 22 no longer accepted: applying it cuts the operator off.
+    'router-without-ssh': `import router from '${ROOT}/roles/router.ts'
 export default {
   description: 'router that forgot SSH',
   tasks: (ctx) => router.tasks({ ...ctx, need: (k) => (k === 'services' ? { tcp: [80, 443], udp: [] } : ctx.need(k)) }),
 }\n`,
-  )
-  // The router's own role, with a host setting that takes 6 s to make: the change ends long after
-  // the timer was armed.
-  writeFileSync(
-    path.join(roles, 'router-slow.ts'),
-    `import router from '${ROOT}/roles/router.ts'
+    // The router's own role, with a host setting that takes 6 s to make: the change ends long after
+    // the timer was armed.
+    'router-slow': `import router from '${ROOT}/roles/router.ts'
 export default {
   description: 'router with a slow host setting',
   tasks: (ctx) => [
@@ -45,7 +39,7 @@ export default {
     }),
   ],
 }\n`,
-  )
+  })
 })
 afterAll(() => labDown())
 

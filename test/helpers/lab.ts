@@ -1,7 +1,7 @@
 // The lab for end-to-end tests: real hosts in network namespaces (scripts/lab.sh), commands run
 // inside them, and inventories written for a test.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 
 export const ROOT = path.resolve(import.meta.dirname, '../..')
@@ -58,6 +58,15 @@ export function conntrackCount(host: string): number {
 }
 
 // The lab's network values and SSH settings, plus the hosts a test names.
+// A test file's own roles, `name -> text`, written as name.ts into a folder of the lab; returns the
+// folder, for the inventory's roles.path.
+export function labRoles(folder: string, roles: Readonly<Record<string, string>>): string {
+  const dir = path.join(LAB, folder)
+  mkdirSync(dir, { recursive: true })
+  for (const [name, text] of Object.entries(roles)) writeFileSync(path.join(dir, `${name}.ts`), text)
+  return dir
+}
+
 export function labInventory(hosts: string, extra: { knownHosts?: string; roles?: string; routerRole?: string } = {}): string {
   const dir = mkdtempSync(path.join(LAB, 'inventory-'))
   const file = path.join(dir, 'inventory.yaml')
