@@ -7,7 +7,7 @@
 import { managedTablesEqual, parseSave, UnreadableSave } from '../plan/normal-form.ts'
 import { renderWithPreserved, splitPreserved } from '../plan/preserve.ts'
 import { faultIs, killDuring, killNow } from '../remote/fault.ts'
-import { EXIT_BUSY, EXIT_CONFLICT, EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_TOO_LATE } from '../remote/host-state.ts'
+import { EXIT_BUSY, EXIT_CONFLICT, EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_STILL_RUNNING, EXIT_TOO_LATE } from '../remote/host-state.ts'
 import { changeStep, confirmStep, finishStep, restoreNowStep, type ChangeSettings } from '../remote/scripts.ts'
 import { parseSections } from '../remote/sections.ts'
 import { HostError, type RemoteResult, type Session } from '../remote/transport.ts'
@@ -30,6 +30,8 @@ const SETTLE_MARGIN_SEC = 10
 // confirmation then needs to claim the change); with less than the minimum left, it does not start.
 const CONFIRM_MARGIN_MS = 500
 const MIN_CONNECT_MS = 500
+// An undo waits for a script of the change still running for as long as it may run, less this.
+const UNDO_WAIT_MARGIN_SEC = 3
 
 // A host without IPv6 is not an error: its change leaves ip6tables out. Chains the host preserves
 // go into the documents as they are live now (a rollback too: not as they were when it was saved).
@@ -192,13 +194,19 @@ async function openedWithin(opening: Promise<Session>, ms: number): Promise<Sess
 
 // After a problem: undo the change now if it is still undone-able, or learn how the host settled
 // it. Over the first session if it still works, otherwise over fresh connections until the timer's
-// deadline (plus a margin) has passed; then the outcome is unknown.
+// deadline (plus a margin) has passed; then the outcome is unknown. While a script of the change
+// still runs on the host (a load that goes on after the connection dropped), the host undoes
+// nothing, and fleet asks again.
 async function settle(run: HostRun, problem: string, undone: Outcome, deadline: number): Promise<{ outcome: Outcome; detail: string }> {
-  const step = restoreNowStep(run.settings.changeId, problem, run.settings.fault)
   const remainingSec = () => Math.max(5, Math.min(40, Math.ceil((deadline - Date.now()) / 1000)))
+  let stillRunning = false
   const attempt = async (session: Session) => {
-    const result = await answered(session.run(step.script, { timeoutSec: remainingSec() }))
-    return 'lost' in result ? undefined : settled(result, parseSections(result.stdout, step.marks).text.get('settled') ?? '', problem, undone)
+    const timeoutSec = remainingSec()
+    const step = restoreNowStep(run.settings.changeId, problem, timeoutSec - UNDO_WAIT_MARGIN_SEC, run.settings.fault)
+    const result = await answered(session.run(step.script, { timeoutSec }))
+    if ('lost' in result) return undefined
+    stillRunning = result.code === EXIT_STILL_RUNNING
+    return stillRunning ? undefined : settled(result, parseSections(result.stdout, step.marks).text.get('settled') ?? '', problem, undone)
   }
   const first = await attempt(run.session)
   if (first) return first
@@ -216,7 +224,10 @@ async function settle(run: HostRun, problem: string, undone: Outcome, deadline: 
       fresh?.close()
     }
   } while (Date.now() < deadline)
-  return { outcome: 'unknown', detail: `${problem}; the host could not be reached again to learn what it did: see \`fleet history\` for this change` }
+  const why = stillRunning
+    ? 'a script of the change still ran on the host when fleet stopped waiting (a slow load?); the host\'s timer undoes the change once it ends'
+    : 'the host could not be reached again to learn what it did'
+  return { outcome: 'unknown', detail: `${problem}; ${why}: see \`fleet history\` for this change` }
 }
 
 // `record`: the host's record of the change, when it had already settled it.

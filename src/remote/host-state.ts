@@ -23,6 +23,8 @@ export const EXIT_TOO_LATE = 22
 export const EXIT_SETTLED = 23
 // Restoring the saved ruleset failed; the timer, if it was armed, stays armed.
 export const EXIT_RESTORE_FAILED = 24
+// Nothing was undone yet: a script of the change still runs (a slow load); ask again later.
+export const EXIT_STILL_RUNNING = 26
 // A file fleet must write could not be written (full disk, read-only file system).
 export const EXIT_NO_WRITE = 25
 
@@ -58,19 +60,29 @@ fleet_restore_saved() {
   { [ ! -f "$S/saved/$ID.v6" ] || fleet_live_is ip6tables-save "$S/saved/$ID.v6"; }
 }
 fleet_busy() { printf '%s %s\\n' $$ "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)" > "$S/busy.$ID" 2>/dev/null; trap 'rm -f "$S/busy.$ID"' EXIT; }
-fleet_wait() { i=0; while [ -e "$1" ] && [ $i -lt $2 ]; do sleep 1; i=$((i + 1)); done; }`
+fleet_wait() { i=0; while [ -e "$1" ] && [ $i -lt $2 ]; do sleep 1; i=$((i + 1)); done; }
+${SCRIPT_RUNNING}
+# Waits up to $1 seconds while a script of this change runs; fails if one still does. An undo that
+# went ahead while the change's load still ran would be overtaken by it: the host would keep the
+# new rulesets with nothing left to undo them.
+fleet_wait_idle() { i=0; while fleet_script_running "$ID" && [ $i -lt $1 ]; do sleep 1; i=$((i + 1)); done; ! fleet_script_running "$ID"; }`
 }
 
+// Whether a script of change $1 runs: busy.<id> holds its pid and the boot it ran in. A script that
+// is gone (killed, its host rebooted) leaves the file behind and holds nothing. Scripts never
+// outlive the remote timeout (they run under timeout(1)), which bounds every wait on them.
+const SCRIPT_RUNNING = `fleet_script_running() {
+  { read -r lp lb < "$S/busy.$1"; } 2>/dev/null && [ "$lb" = "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)" ] && kill -0 "$lp" 2>/dev/null
+}`
+
 // Whether change $1 is still at work on the host: its timer runs (a transient unit that is active,
-// or a process that is its timer's script), or a script of it does (busy.<id> holds its pid and
-// the boot it ran in). A timer or script that is gone (killed, the host rebooted) holds nothing.
+// or a process that is its timer's script), or a script of it does. A timer that is gone (killed,
+// the host rebooted) holds nothing.
 const CHANGE_RUNNING = `fleet_timer_running() {
   if [ -f "$S/armed/$1.unit" ]; then systemctl is-active --quiet "$(cat "$S/armed/$1.unit")" 2>/dev/null
   else lp=$(cat "$S/armed/$1.pid" 2>/dev/null) && [ -n "$lp" ] && { tr '\\0' ' ' < "/proc/$lp/cmdline"; } 2>/dev/null | grep -qF "armed/$1.sh"; fi
 }
-fleet_running() {
-  { read -r lp lb < "$S/busy.$1"; } 2>/dev/null && [ "$lb" = "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)" ] && kill -0 "$lp" 2>/dev/null || fleet_timer_running "$1"
-}`
+fleet_running() { fleet_script_running "$1" || fleet_timer_running "$1"; }`
 
 // The lock's owner, and whether the lock is stale: past its expiry (or ownerless for more than a
 // minute), and its change no longer at work. Expiry is wall-clock time, which can jump (an NTP
@@ -88,6 +100,7 @@ lock_stale() {
 // while the lock holds, and every change whose timer still runs (armed=<id>).
 export function changeInProgress(): string {
   return `S=${STATE_DIR}
+${SCRIPT_RUNNING}
 ${LOCK_STATE}
 if [ -d "$S/lock" ] && ! lock_stale; then printf 'id=%s\\nby=%s\\nsince=%s\\nexpires=%s\\n' "$(lock_field id)" "$(lock_field by)" "$(lock_field since)" "$expires"; fi
 for f in "$S"/armed/*.unit "$S"/armed/*.pid; do [ -f "$f" ] || continue; a=\${f##*/}; a=\${a%.*}; ! fleet_timer_running "$a" || echo "armed=$a"; done
@@ -138,17 +151,17 @@ export function extendLock(ttlSec: number): string {
 // host. A script of its own, run as a transient systemd unit where systemd runs the host (logind
 // may kill what a session leaves behind), else detached with setsid; either way neither the SSH
 // session ending nor fleet dying stops it. fleet_arm fails unless the timer is really running.
-// It never acts while a script of the change still runs (a load slower than the timeout would
-// otherwise land after the restore). An undo from fleet holds armed/<id>.now while it restores; the
+// It never acts while a script of the change still runs, for up to `scriptsWithinSec` (the longest
+// a script can run): a load slower than the timeout would otherwise land after the restore. An undo from fleet holds armed/<id>.now while it restores; the
 // timer waits for it, and takes over if it gives the claim back (its restore failed) or never
 // finishes.
 // `missing`: what the history says did not happen in time ("not confirmed").
-export function armTimer(id: string, seconds: number, missing: string): string {
+export function armTimer(id: string, seconds: number, missing: string, scriptsWithinSec: number): string {
   return `fleet_arm() {
   mkdir -p "$S/armed" && cat > "$S/armed/$ID.sh" <<'FLEET_TIMER_EOF' && date +%s > "$S/armed/$ID" || return 1
 ${prelude(id)}
 sleep ${seconds}
-fleet_wait "$S/busy.$ID" 120
+fleet_wait_idle ${scriptsWithinSec}
 fleet_wait "$S/armed/$ID.now" 30
 fleet_claim fired || mv "$S/armed/$ID.now" "$S/armed/$ID.fired" 2>/dev/null || exit 0
 if fleet_restore_saved; then

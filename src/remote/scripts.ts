@@ -10,7 +10,7 @@ import type { Change } from '../plan/change.ts'
 import { quote } from '../shell/quote.ts'
 import { breakTable, faultIs, hostHook, orFail, type Fault } from './fault.ts'
 import {
-  armTimer, changeInProgress, completeTables, EXIT_CONFLICT, EXIT_NO_WRITE, EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_TOO_LATE, extendLock, LIVE_SUM, prelude, prune,
+  armTimer, changeInProgress, completeTables, EXIT_CONFLICT, EXIT_NO_WRITE, EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_STILL_RUNNING, EXIT_TOO_LATE, extendLock, LIVE_SUM, prelude, prune,
   recordChange, STATE_DIR, takeLock,
 } from './host-state.ts'
 import { newMarks, section, sectionStart, type Marks } from './sections.ts'
@@ -174,7 +174,7 @@ export function changeStep(change: Change, s: ChangeSettings): ReadStep {
     hostHook(f, 'test'),
     `${orFail(f, 'test', 'iptables-restore --test "$S/applied/$ID.v4"')} || fleet_fail 11 'iptables-restore --test rejected the ruleset; nothing changed'`,
     ...(v6 ? [`ip6tables-restore --test "$S/applied/$ID.v6" || fleet_fail 11 'ip6tables-restore --test rejected the IPv6 ruleset; nothing changed'`] : []),
-    armTimer(s.changeId, s.confirmSec, s.confirmFresh ? 'not confirmed' : 'fleet did not finish the change (killed, or cut off from the host)'),
+    armTimer(s.changeId, s.confirmSec, s.confirmFresh ? 'not confirmed' : 'fleet did not finish the change (killed, or cut off from the host)', s.lockTtlSec),
     extendLock(s.confirmSec + LOCK_BEYOND_TIMER_SEC),
     hostHook(f, 'arm'),
     `${orFail(f, 'arm', 'fleet_arm')} && fleet_extend || fleet_fail 14 'cannot arm the timer that undoes an unconfirmed change (is /var/lib/fleet full, or read-only?); nothing changed'`,
@@ -282,19 +282,20 @@ function settleChange(changeId: string, change: Change, status: 'confirmed' | 'a
 }
 
 // Undo change <id> now, rather than wait for the timer (verification failed, confirmation could
-// not be made, an answer was lost). It waits for any script of the change still running, then
-// claims the change like the confirmation would; restores and checks the result; and only then
-// stops the timer. If the restore fails it gives the claim back, so the timer tries again. If the
-// change had already settled (confirmed, or undone by the timer) it undoes nothing and prints the
-// host's record instead (exit EXIT_SETTLED).
-export function restoreNowStep(changeId: string, reason: string, fault?: Fault): ReadStep {
+// not be made, an answer was lost). It waits up to `waitSec` for any script of the change still
+// running (a load that goes on after the connection dropped) and undoes nothing while one does
+// (exit EXIT_STILL_RUNNING); then claims the change like the confirmation would; restores and
+// checks the result; and only then stops the timer. If the restore fails it gives the claim back,
+// so the timer tries again. If the change had already settled (confirmed, or undone by the timer)
+// it undoes nothing and prints the host's record instead (exit EXIT_SETTLED).
+export function restoreNowStep(changeId: string, reason: string, waitSec: number, fault?: Fault): ReadStep {
   const marks = newMarks()
   const restore = orFail(fault, 'restore', 'fleet_restore_saved')
   return {
     title: 'restore the ruleset saved before the change',
     script: `trap '' HUP PIPE
 ${prelude(changeId)}
-fleet_wait "$S/busy.$ID" 10
+fleet_wait_idle ${waitSec} || { echo 'a script of the change still runs on the host (a slow load?); nothing was undone yet' >&2; exit ${EXIT_STILL_RUNNING}; }
 fleet_settled() { ${sectionStart(marks, 'settled')}; printf 'status=%s\\nreason=%s\\n' "$(fleet_field status)" "$(fleet_field reason)"; exit ${EXIT_SETTLED}; }
 if fleet_claim now; then
   if ${restore}; then fleet_stop_timer; fleet_status rolled-back ${quote(oneLine(reason))}; fleet_release; exit 0; fi

@@ -4,8 +4,9 @@
 // reply never undoes a change by halves, and a load that fails part way is undone.
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { quote } from '../../src/shell/quote.ts'
 import { fleet } from '../helpers/cli.ts'
-import { asConfiguration, LAB, labDown, labInventory, labUp, onHost, rulesetOf } from '../helpers/lab.ts'
+import { asConfiguration, LAB, labDown, labInventory, labRoles, labUp, onHost, ROOT, rulesetOf } from '../helpers/lab.ts'
 
 type HostReport = { host: string; outcome: string; detail?: string; changeId?: string }
 const report = (stdout: string) => (JSON.parse(stdout) as { hosts: HostReport[] }).hosts[0]!
@@ -25,17 +26,20 @@ const lockFree = (n: number) => onHost(host(n), 'test -e /var/lib/fleet/lock').c
 // CAP_NET_ADMIN can add it; iptables-save prints the comment's newlines raw.
 const SMUGGLED = `iptables -A INPUT -p tcp --dport 4444 -m comment --comment "$(printf 'x\\nFLEET_RULESET_EOF\\ntouch /tmp/pwned #')" -j ACCEPT`
 
-// Makes iptables-restore fail on the host for a saved ruleset (not for --test), as a restore that
-// fails for real: the host's netfilter binary is replaced, in its own mount namespace only, by a
-// script that refuses those loads and runs the real binary for everything else.
-const failSavedRestores = (n: number) =>
+// The host's netfilter binary replaced, in that host's own mount namespace only, by a script that
+// does `special` for some loads (never for --test) and runs the real binary for everything else.
+const wrapRestores = (name: string, special: string) =>
   expect(
     onHost(
-      host(n),
-      `cp /usr/sbin/xtables-nft-multi /run/xtables-real && printf '%s\\n' '#!/bin/sh' 'n=\${0##*/}' 'case "$n $*" in *restore*--test*) ;; *restore*/saved/*) echo "$n: refused (test)" >&2; exit 1 ;; esac' 'exec /run/xtables-real "$n" "$@"' > /run/xtables-test && chmod 755 /run/xtables-test && mount --bind /run/xtables-test /usr/sbin/xtables-nft-multi`,
+      name,
+      `cp /usr/sbin/xtables-nft-multi /run/xtables-real && printf '%s\\n' '#!/bin/sh' 'n=\${0##*/}' ${quote(`case "$n $*" in *restore*--test*) ;; ${special} esac`)} 'exec /run/xtables-real "$n" "$@"' > /run/xtables-test && chmod 755 /run/xtables-test && mount --bind /run/xtables-test /usr/sbin/xtables-nft-multi`,
     ).code,
   ).toBe(0)
-const restoreRestores = (n: number) => expect(onHost(host(n), 'umount /usr/sbin/xtables-nft-multi').code).toBe(0)
+// A restore that fails for real: iptables-restore refuses every saved ruleset.
+const failSavedRestores = (name: string) => wrapRestores(name, `*restore*/saved/*) echo "$n: refused (test)" >&2; exit 1 ;;`)
+// A load slower than fleet's patience with a dropped connection: the new ruleset takes 15 s.
+const slowLoads = (name: string) => wrapRestores(name, '*restore*/applied/*) sleep 15 ;;')
+const restoreRestores = (name: string) => expect(onHost(name, 'umount -l /usr/sbin/xtables-nft-multi').code).toBe(0)
 
 beforeAll(() => {
   labUp('--servers', '8')
@@ -120,12 +124,47 @@ describe('a load that fails part way', () => {
   })
 })
 
+describe('a load still running when the connection drops', () => {
+  // On router01, which fleet reaches directly, so the drop is noticed at once and fleet's undo
+  // reaches the host while the load still runs: the undo must wait for it, or the load lands after
+  // the restore and the host keeps a change it recorded as undone, with no timer left.
+  it('is waited for, then undone: the host holds exactly the old rulesets, with no timer left', async () => {
+    const roles = labRoles('transaction-roles', {
+      'router-b': `import router from '${ROOT}/roles/router.ts'
+export default {
+  description: 'the router, with one more port open',
+  tasks: (ctx) => [...router.tasks(ctx), ctx.task('accept 4445', async ($) => { await $\`iptables -A INPUT -p tcp --dport 4445 -j ACCEPT\` })],
+}\n`,
+    })
+    const routerRun = (routerRole: string, fault?: string) =>
+      fleet(['apply', '-i', labInventory('', { roles, routerRole }), '--limit', 'router01', '--json', '--confirm-timeout', '40'], { CI: 'true', ...(fault && { FLEET_FAULT: fault }) })
+    expect((await routerRun('router')).code).toBe(0)
+    const before = rulesetOf('router01')
+    slowLoads('router01')
+    let done: HostReport
+    try {
+      done = report((await routerRun('router-b', 'load-raw:drop')).stdout)
+    } finally {
+      restoreRestores('router01')
+    }
+    // Whatever fleet said, the host is judged once no script of the change runs any more.
+    for (let i = 0; i < 60 && onHost('router01', 'ls /var/lib/fleet/busy.* 2>/dev/null').stdout !== ''; i++) await sleep(500)
+    expect(done.outcome).toBe('failed')
+    expect(done.detail).toMatch(/connection was lost during the change.*the previous ruleset was restored/)
+    expect(rulesetOf('router01')).toBe(before)
+    expect(onHost('router01', `cat /var/lib/fleet/history/${done.changeId}`).stdout).toMatch(/status=rolled-back/)
+    expect(onHost('router01', 'test -e /var/lib/fleet/lock').code).not.toBe(0)
+    expect(onHost('router01', 'ls -A /var/lib/fleet/armed').stdout.trim()).toBe('')
+    expect((await routerRun('router')).stdout).toMatch(/"outcome": ?"unchanged"/)
+  }, 120_000)
+})
+
 describe('a restore that fails', () => {
   it('is reported as a failure, not a rollback, and the timer stays armed', async () => {
     const { a, b } = inventories(3)
     expect((await run(a, 3)).code).toBe(0)
     const before = rulesetOf(host(3))
-    failSavedRestores(3)
+    failSavedRestores(host(3))
     const result = await run(b, 3, [], 'confirm:fail')
     const done = report(result.stdout)
     expect(result.code).toBe(1)
@@ -136,7 +175,7 @@ describe('a restore that fails', () => {
     await sleep(6000)
     expect(entryOf(3, done.changeId!)).toMatch(/status=failed\n(.*\n)*reason=not confirmed within 3s, and restoring the previous ruleset failed/)
     expect(lockFree(3)).toBe(true)
-    restoreRestores(3)
+    restoreRestores(host(3))
     expect(rulesetOf(host(3))).not.toBe(before)
   })
 })
