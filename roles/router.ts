@@ -51,7 +51,13 @@ const router: Role = {
         await $`iptables -A INPUT -j DROP`
       }),
       task('set net.ipv4.ip_forward = 1', async ($) => {
-        await ensure({ check: $`sysctl -n net.ipv4.ip_forward`, want: '1', run: $`sysctl -q -w net.ipv4.ip_forward=1` })
+        await ensure({
+          check: $`sysctl -n net.ipv4.ip_forward`,
+          want: '1',
+          run: $`sysctl -q -w net.ipv4.ip_forward=1`,
+          // The value before the change arrives on stdin.
+          undo: $`tee /proc/sys/net/ipv4/ip_forward`,
+        })
       }),
 
       // IPv6: the same services and shared rules; nothing is forwarded unless a role says so.

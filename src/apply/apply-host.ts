@@ -100,7 +100,7 @@ export async function changeHost(run: HostRun, wanted: Change): Promise<HostDone
   const fires = Date.now() + settings.confirmSec * 1000
   const deadline = fires + SETTLE_MARGIN_SEC * 1000
   const settleAs = async (problem: string, undone: Outcome): Promise<HostDone> => {
-    const { outcome, detail } = await settle(run, problem, undone, deadline)
+    const { outcome, detail } = await settle(run, change, problem, undone, deadline)
     return { ...done, outcome, detail }
   }
 
@@ -197,16 +197,17 @@ async function openedWithin(opening: Promise<Session>, ms: number): Promise<Sess
 // deadline (plus a margin) has passed; then the outcome is unknown. While a script of the change
 // still runs on the host (a load that goes on after the connection dropped), the host undoes
 // nothing, and fleet asks again.
-async function settle(run: HostRun, problem: string, undone: Outcome, deadline: number): Promise<{ outcome: Outcome; detail: string }> {
+async function settle(run: HostRun, change: Change, problem: string, undone: Outcome, deadline: number): Promise<{ outcome: Outcome; detail: string }> {
   const remainingSec = () => Math.max(5, Math.min(40, Math.ceil((deadline - Date.now()) / 1000)))
   let stillRunning = false
   const attempt = async (session: Session) => {
     const timeoutSec = remainingSec()
-    const step = restoreNowStep(run.settings.changeId, problem, timeoutSec - UNDO_WAIT_MARGIN_SEC, run.settings.fault)
+    const step = restoreNowStep(run.settings.changeId, change.commands, problem, timeoutSec - UNDO_WAIT_MARGIN_SEC, run.settings.fault)
     const result = await answered(session.run(step.script, { timeoutSec }))
     if ('lost' in result) return undefined
     stillRunning = result.code === EXIT_STILL_RUNNING
-    return stillRunning ? undefined : settled(result, parseSections(result.stdout, step.marks).text.get('settled') ?? '', problem, undone)
+    const text = parseSections(result.stdout, step.marks).text
+    return stillRunning ? undefined : settled(result, text.get('settled') ?? '', problem, undone, text.get('kept') ?? '')
   }
   const first = await attempt(run.session)
   if (first) return first
@@ -230,9 +231,10 @@ async function settle(run: HostRun, problem: string, undone: Outcome, deadline: 
   return { outcome: 'unknown', detail: `${problem}; ${why}: see \`fleet history\` for this change` }
 }
 
-// `record`: the host's record of the change, when it had already settled it.
-function settled(result: RemoteResult, record: string, problem: string, undone: Outcome): { outcome: Outcome; detail: string } {
-  if (result.code === 0) return { outcome: undone, detail: `${problem}; the previous ruleset was restored` }
+// `record`: the host's record of the change, when it had already settled it; `kept`: the host
+// settings that the undo could not set back.
+function settled(result: RemoteResult, record: string, problem: string, undone: Outcome, kept: string): { outcome: Outcome; detail: string } {
+  if (result.code === 0) return { outcome: undone, detail: `${problem}; the previous ruleset was restored${kept.trim()}` }
   if (result.code === EXIT_RESTORE_FAILED) return { outcome: 'failed', detail: `${problem}; ${result.stderr.trim()}` }
   if (result.code !== EXIT_SETTLED) return { outcome: 'failed', detail: `${problem}; undoing it failed too (exit ${result.code}): ${result.stderr.trim()}` }
   const field = (name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(record)?.[1] ?? ''

@@ -3,6 +3,7 @@
 //                     the operator's clock (change ids are made on the operator's machine)
 //   history/<id>      one entry per change: id, seq, time, action, status, what was applied, by whom
 //   saved/<id>.v4     the ruleset that was live before change <id> (what a rollback restores)
+//   saved/<id>.setting-<n>  the value a host setting of change <id> had before the change made it
 //   applied/<id>.v4   the ruleset change <id> put in place
 //   armed/<id>        present while change <id> waits for confirmation; its timer's script and pid beside it
 //   busy.<id>         present while a script of change <id> runs (an undo waits for it)
@@ -12,6 +13,7 @@
 // Every write is checked (a full disk, a read-only /var): iptables-save ignores write errors, so
 // its output goes through the shell, which does not.
 import { BUILTIN_CHAINS } from '../render/ruleset.ts'
+import type { CommandTask } from '../roles/types.ts'
 import { quote } from '../shell/quote.ts'
 
 export const STATE_DIR = '/var/lib/fleet'
@@ -28,8 +30,9 @@ export const EXIT_STILL_RUNNING = 26
 // A file fleet must write could not be written (full disk, read-only file system).
 export const EXIT_NO_WRITE = 25
 
-// Shell functions that the scripts changing a host start with, bound to one change id.
-export function prelude(id: string): string {
+// Shell functions that the scripts changing a host start with, bound to one change id and its host
+// settings (`settings`: those the undo sets back).
+export function prelude(id: string, settings: readonly CommandTask[] = []): string {
   return `ID=${id}
 S=${STATE_DIR}
 fleet_field() { sed -n "s/^$1=//p" "$S/history/$ID" 2>/dev/null; }
@@ -56,9 +59,11 @@ fleet_restore_saved() {
   fleet_r=0
   iptables-restore "$S/saved/$ID.v4" || fleet_r=1
   [ ! -f "$S/saved/$ID.v6" ] || ip6tables-restore "$S/saved/$ID.v6" || fleet_r=1
+  fleet_undo_settings || fleet_r=1
   [ $fleet_r = 0 ] && fleet_live_is iptables-save "$S/saved/$ID.v4" &&
   { [ ! -f "$S/saved/$ID.v6" ] || fleet_live_is ip6tables-save "$S/saved/$ID.v6"; }
 }
+${settingsUndo(settings)}
 fleet_busy() { printf '%s %s\\n' $$ "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)" > "$S/busy.$ID" 2>/dev/null; trap 'rm -f "$S/busy.$ID"' EXIT; }
 fleet_wait() { i=0; while [ -e "$1" ] && [ $i -lt $2 ]; do sleep 1; i=$((i + 1)); done; }
 ${SCRIPT_RUNNING}
@@ -66,6 +71,26 @@ ${SCRIPT_RUNNING}
 # went ahead while the change's load still ran would be overtaken by it: the host would keep the
 # new rulesets with nothing left to undo them.
 fleet_wait_idle() { i=0; while fleet_script_running "$ID" && [ $i -lt $1 ]; do sleep 1; i=$((i + 1)); done; ! fleet_script_running "$ID"; }`
+}
+
+// Sets back the host settings the change made, last first: the value each had before is in
+// saved/<id>.setting-<n>, written just before it was made, and reaches the role's undo command on
+// its stdin (data, never code). A setting whose role gives no undo stays as the change made it;
+// fleet_kept_note says which, for the reasons fleet and the history give.
+function settingsUndo(settings: readonly CommandTask[]): string {
+  const each = settings
+    .map((c, i) => {
+      const record = `"$S/saved/$ID.setting-${i}"`
+      return c.undo === undefined
+        ? `  [ ! -f ${record} ] || fleet_kept="$fleet_kept\${fleet_kept:+, }"${quote(c.title)}`
+        : `  [ ! -f ${record} ] || { ${c.undo}\n  } < ${record} >/dev/null || { echo ${quote(`could not set back: ${c.title}`)} >&2; fleet_u=1; }`
+    })
+    .reverse()
+  return `fleet_undo_settings() {
+  fleet_u=0; fleet_kept=''
+${each.join('\n')}${each.length > 0 ? '\n' : ''}  return $fleet_u
+}
+fleet_kept_note() { [ -z "\${fleet_kept:-}" ] || printf '; host settings without an undo stay as changed: %s' "$fleet_kept"; }`
 }
 
 // Whether a script of change $1 runs: busy.<id> holds its pid and the boot it ran in. A script that
@@ -156,16 +181,16 @@ export function extendLock(ttlSec: number): string {
 // timer waits for it, and takes over if it gives the claim back (its restore failed) or never
 // finishes.
 // `missing`: what the history says did not happen in time ("not confirmed").
-export function armTimer(id: string, seconds: number, missing: string, scriptsWithinSec: number): string {
+export function armTimer(id: string, seconds: number, missing: string, scriptsWithinSec: number, settings: readonly CommandTask[]): string {
   return `fleet_arm() {
   mkdir -p "$S/armed" && cat > "$S/armed/$ID.sh" <<'FLEET_TIMER_EOF' && date +%s > "$S/armed/$ID" || return 1
-${prelude(id)}
+${prelude(id, settings)}
 sleep ${seconds}
 fleet_wait_idle ${scriptsWithinSec}
 fleet_wait "$S/armed/$ID.now" 30
 fleet_claim fired || mv "$S/armed/$ID.now" "$S/armed/$ID.fired" 2>/dev/null || exit 0
 if fleet_restore_saved; then
-  fleet_status rolled-back ${quote(`${missing} within ${seconds}s; the host restored the previous ruleset`)}
+  fleet_status rolled-back ${quote(`${missing} within ${seconds}s; the host restored the previous ruleset`)}"$(fleet_kept_note)"
 else
   fleet_status failed ${quote(`${missing} within ${seconds}s, and restoring the previous ruleset failed: the host may hold parts of both`)}
 fi
@@ -186,7 +211,7 @@ FLEET_TIMER_EOF
 // then by id); never the change in progress.
 export function prune(keep: number): string {
   return `for f in "$S"/history/*; do [ -f "$f" ] || continue; k=$(sed -n 's/^seq=//p' "$f"); echo "\${k:-0} \${f##*/}"; done | sort -k1,1nr -k2,2r | tail -n +${keep + 1} | while read -r _ old; do
-  [ "$old" = "$ID" ] || rm -f "$S/history/$old" "$S/saved/$old".v? "$S/applied/$old".v?
+  [ "$old" = "$ID" ] || rm -f "$S/history/$old" "$S/saved/$old".v? "$S/saved/$old".setting-* "$S/applied/$old".v?
 done`
 }
 

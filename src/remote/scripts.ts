@@ -7,6 +7,7 @@
 // with raw newlines) travels base64-encoded, which no content can end early, and ids read from a
 // host are validated (CHANGE_ID) and quoted.
 import type { Change } from '../plan/change.ts'
+import type { CommandTask } from '../roles/types.ts'
 import { quote } from '../shell/quote.ts'
 import { breakTable, faultIs, hostHook, orFail, type Fault } from './fault.ts'
 import {
@@ -146,11 +147,11 @@ export function changeStep(change: Change, s: ChangeSettings): ReadStep {
     // If the operator's connection drops mid-way, finish rather than stop half done; the timer,
     // armed before anything changes, undoes a change nobody confirms.
     "trap '' HUP PIPE",
-    prelude(s.changeId),
+    prelude(s.changeId, change.commands),
     `mkdir -p "$S/history" "$S/saved" "$S/applied" || { echo "cannot make $S; nothing changed" >&2; exit ${EXIT_NO_WRITE}; }`,
     'fleet_busy',
     `fleet_undo() {
-  if fleet_restore_saved; then fleet_fail 12 "$1; the previous ruleset was restored"; fi
+  if fleet_restore_saved; then fleet_fail 12 "$1; the previous ruleset was restored$(fleet_kept_note)"; fi
   echo "$1, and restoring the previous ruleset failed: ${restoreFailed}" >&2
   exit ${EXIT_RESTORE_FAILED}
 }`,
@@ -174,7 +175,7 @@ export function changeStep(change: Change, s: ChangeSettings): ReadStep {
     hostHook(f, 'test'),
     `${orFail(f, 'test', 'iptables-restore --test "$S/applied/$ID.v4"')} || fleet_fail 11 'iptables-restore --test rejected the ruleset; nothing changed'`,
     ...(v6 ? [`ip6tables-restore --test "$S/applied/$ID.v6" || fleet_fail 11 'ip6tables-restore --test rejected the IPv6 ruleset; nothing changed'`] : []),
-    armTimer(s.changeId, s.confirmSec, s.confirmFresh ? 'not confirmed' : 'fleet did not finish the change (killed, or cut off from the host)', s.lockTtlSec),
+    armTimer(s.changeId, s.confirmSec, s.confirmFresh ? 'not confirmed' : 'fleet did not finish the change (killed, or cut off from the host)', s.lockTtlSec, change.commands),
     extendLock(s.confirmSec + LOCK_BEYOND_TIMER_SEC),
     hostHook(f, 'arm'),
     `${orFail(f, 'arm', 'fleet_arm')} && fleet_extend || fleet_fail 14 'cannot arm the timer that undoes an unconfirmed change (is /var/lib/fleet full, or read-only?); nothing changed'`,
@@ -182,8 +183,10 @@ export function changeStep(change: Change, s: ChangeSettings): ReadStep {
     load('iptables-restore', '$S/applied/$ID.v4', 'ruleset'),
     ...(v6 ? [hostHook(f, 'load6'), load('ip6tables-restore', '$S/applied/$ID.v6', 'IPv6 ruleset')] : []),
     hostHook(f, 'settings'),
+    // Each setting's value before the change is kept for the undo, before the setting is made.
     ...change.commands.map(
-      (c) => `[ "$(${c.check})" = ${quote(c.want)} ] || ${orFail(f, 'settings', c.run)} || fleet_undo ${quote(`failed: ${c.title}`)}`,
+      (c, i) =>
+        `v=$(${c.check}); [ "$v" = ${quote(c.want)} ] || { printf '%s\\n' "$v" > "$S/saved/$ID.setting-${i}" || fleet_undo ${quote(`cannot keep the value of "${c.title}" before changing it (is /var/lib/fleet full, or read-only?)`)}; ${orFail(f, 'settings', c.run)} || fleet_undo ${quote(`failed: ${c.title}`)}; }`,
     ),
     section(marks, 'after', 'iptables-save'),
     section(marks, 'saved', 'cat "$S/saved/$ID.v4"'),
@@ -233,7 +236,7 @@ const CANNOT_REPLACE = 'cannot put the new boot files in place in /etc/iptables 
 // rulesets go back too.
 function persistUndo(): string {
   return `fleet_persist_undo() {
-  if fleet_restore_saved; then fleet_status rolled-back '${CANNOT_REPLACE}; the previous ruleset was restored'; fleet_release; echo '${CANNOT_REPLACE}; the previous ruleset was restored' >&2; exit ${EXIT_NO_WRITE}; fi
+  if fleet_restore_saved; then r="${CANNOT_REPLACE}; the previous ruleset was restored$(fleet_kept_note)"; fleet_status rolled-back "$r"; fleet_release; echo "$r" >&2; exit ${EXIT_NO_WRITE}; fi
   fleet_status failed '${CANNOT_REPLACE}, and restoring the previous ruleset failed'; fleet_release
   echo '${CANNOT_REPLACE}, and restoring the previous ruleset failed: the host may hold parts of both' >&2; exit ${EXIT_RESTORE_FAILED}
 }`
@@ -266,7 +269,7 @@ function settleChange(changeId: string, change: Change, status: 'confirmed' | 'a
   const what = status === 'confirmed' ? 'not confirmed' : 'the change is not finished'
   return [
     "trap '' HUP PIPE",
-    prelude(changeId),
+    prelude(changeId, change.commands),
     'fleet_busy',
     status === 'confirmed' ? hostHook(fault, 'confirm') : '',
     ...(persist ? [`fleet_persist_failed() { echo '${CANNOT_PERSIST}; ${what}' >&2; exit ${EXIT_NO_WRITE}; }`, persistUndo(), persistPrepare(change, fault)] : []),
@@ -288,23 +291,24 @@ function settleChange(changeId: string, change: Change, status: 'confirmed' | 'a
 // checks the result; and only then stops the timer. If the restore fails it gives the claim back,
 // so the timer tries again. If the change had already settled (confirmed, or undone by the timer)
 // it undoes nothing and prints the host's record instead (exit EXIT_SETTLED).
-export function restoreNowStep(changeId: string, reason: string, waitSec: number, fault?: Fault): ReadStep {
+export function restoreNowStep(changeId: string, settings: readonly CommandTask[], reason: string, waitSec: number, fault?: Fault): ReadStep {
   const marks = newMarks()
   const restore = orFail(fault, 'restore', 'fleet_restore_saved')
+  const restored = (exit: string) => `{ fleet_status rolled-back ${quote(oneLine(reason))}"$(fleet_kept_note)"; fleet_release; ${sectionStart(marks, 'kept')}; fleet_kept_note; ${exit}; }`
   return {
     title: 'restore the ruleset saved before the change',
     script: `trap '' HUP PIPE
-${prelude(changeId)}
+${prelude(changeId, settings)}
 fleet_wait_idle ${waitSec} || { echo 'a script of the change still runs on the host (a slow load?); nothing was undone yet' >&2; exit ${EXIT_STILL_RUNNING}; }
 fleet_settled() { ${sectionStart(marks, 'settled')}; printf 'status=%s\\nreason=%s\\n' "$(fleet_field status)" "$(fleet_field reason)"; exit ${EXIT_SETTLED}; }
 if fleet_claim now; then
-  if ${restore}; then fleet_stop_timer; fleet_status rolled-back ${quote(oneLine(reason))}; fleet_release; exit 0; fi
+  if ${restore}; then fleet_stop_timer; ${restored('exit 0')}; fi
   mv "$S/armed/$ID.now" "$S/armed/$ID"
   echo "restoring the previous ruleset failed; the host's timer stays armed and tries again at its deadline" >&2; exit ${EXIT_RESTORE_FAILED}
 fi
 fleet_wait "$S/armed/$ID.fired" 20
 [ "$(fleet_field status)" = pending ] && [ -f "$S/saved/$ID.v4" ] && ! ls "$S/armed/$ID".* >/dev/null 2>&1 || fleet_settled
-if ${restore}; then fleet_status rolled-back ${quote(oneLine(reason))}; fleet_release; exit 0; fi
+if ${restore}; then ${restored('exit 0')}; fi
 fleet_status failed ${quote(`${oneLine(reason)}, and restoring the previous ruleset failed`)}; fleet_release
 echo 'restoring the previous ruleset failed: the host may hold parts of both' >&2; exit ${EXIT_RESTORE_FAILED}`,
     marks,

@@ -136,8 +136,10 @@ function placeCommands(recorded: readonly Recorded[], settings: readonly Setting
   const claimed = new Set<Recorded>()
   const commands = settings.map((setting): CommandTask => {
     const [check, run] = [commandOf(setting.check, 'check', recorded), commandOf(setting.run, 'run', recorded)]
+    const undo = setting.undo === undefined ? undefined : commandOf(setting.undo, 'undo', recorded)
     claimed.add(check).add(run)
-    return { kind: 'command', title: setting.title ?? title, check: check.text, want: wantOf(setting.want), run: run.text }
+    if (undo) claimed.add(undo)
+    return { kind: 'command', title: setting.title ?? title, check: check.text, want: wantOf(setting.want), run: run.text, ...(undo && { undo: undo.text }) }
   })
   const lines = recorded
     .filter((r) => !claimed.has(r))
@@ -154,7 +156,7 @@ function placeCommands(recorded: readonly Recorded[], settings: readonly Setting
   return { lines, commands }
 }
 
-function commandOf(value: unknown, name: 'check' | 'run', recorded: readonly Recorded[]): Recorded {
+function commandOf(value: unknown, name: 'check' | 'run' | 'undo', recorded: readonly Recorded[]): Recorded {
   const signal = (value as { signal?: unknown } | null)?.signal
   const found = signal !== undefined ? recorded.find((r) => r.signal === signal) : undefined
   if (found === undefined) throw new RoleError(`ensure({ ${name} }) takes a command written with this task's $: ${name}: $\`...\``)

@@ -23,6 +23,8 @@ export interface CommandTask {
   readonly check: string
   readonly want: string
   readonly run: string
+  // Sets the value back; reads the value `check` printed before the change on its stdin.
+  readonly undo?: string
 }
 
 // The network values a role can ask for, and their types.
@@ -71,6 +73,11 @@ export interface Setting {
   readonly check: RoleCommand
   readonly want: string | number
   readonly run: RoleCommand
+  // Sets the value back when the change is undone (not confirmed, a failed load, ...). It reads the
+  // value `check` printed before the change on its stdin, e.g. $`tee /proc/sys/net/ipv4/ip_forward`.
+  // Without it, an undone change leaves the setting
+  // as `run` made it, and fleet says so.
+  readonly undo?: RoleCommand
   // Defaults to the task's title.
   readonly title?: string
 }

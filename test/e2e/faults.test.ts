@@ -7,11 +7,10 @@
 //   - the host's history says what happened; the lock is free or expires;
 //   - fleet's report and exit status say the same as the host.
 // Cells run in parallel, one lab host each; the matrix (step x fault -> outcome) is printed.
-import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { fleet } from '../helpers/cli.ts'
-import { asConfiguration, FLEET_BIN, LAB, labDown, labInventory, labRoles, labUp, onHost, ROOT, type Ran } from '../helpers/lab.ts'
+import { fleet, fleetProcess } from '../helpers/cli.ts'
+import { asConfiguration, LAB, labDown, labInventory, labRoles, labUp, onHost, ROOT, type Ran } from '../helpers/lab.ts'
 import { FIRST_BOOT_TIMEOUT_MS, machineAddress, machineConnection, machineName, type MachineConnection } from '../helpers/machines.ts'
 
 // Under sshd's MaxStartups (10) on router01, the jump host every slot goes through.
@@ -185,17 +184,6 @@ const sideOf = (kind: Kind, l: Rulesets): 'A' | 'B' | 'mix' => {
 }
 
 // fleet as an operator runs it: its own process (a `kill` fault kills it), JSON on stdout.
-function runFleet(args: string[], env: Record<string, string>): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [FLEET_BIN, ...args], { env: { ...process.env, CI: 'true', ...env } })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
-  })
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 async function applied(inventory: string, hosts: string): Promise<void> {
@@ -278,7 +266,7 @@ async function runCell(cell: KindCell, slot: Slot): Promise<Result> {
   await injectDisk(slot, cell.inject)
   const [command, ...more] = cell.command.split(' ')
   const args = [command!, '-i', cell.command === 'rollback' ? inventoryA : inventoryB, '--limit', slot.name, '--json', '--confirm-timeout', String(CONFIRM_SEC), ...more]
-  const ran = await runFleet(args, 'fault' in cell.inject ? { FLEET_FAULT: cell.inject.fault } : {})
+  const ran = await fleetProcess(args, 'fault' in cell.inject ? { FLEET_FAULT: cell.inject.fault } : {})
   const problems: string[] = []
   if (!(await settled(slot))) problems.push('the host had not settled in time')
   // A link cut by the fault comes back on its own; the state is read without the network.

@@ -5,7 +5,7 @@
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { quote } from '../../src/shell/quote.ts'
-import { fleet } from '../helpers/cli.ts'
+import { fleet, fleetProcess } from '../helpers/cli.ts'
 import { asConfiguration, LAB, labDown, labInventory, labRoles, labUp, onHost, ROOT, rulesetOf } from '../helpers/lab.ts'
 
 type HostReport = { host: string; outcome: string; detail?: string; changeId?: string }
@@ -40,6 +40,27 @@ const failSavedRestores = (name: string) => wrapRestores(name, `*restore*/saved/
 // A load slower than fleet's patience with a dropped connection: the new ruleset takes 15 s.
 const slowLoads = (name: string) => wrapRestores(name, '*restore*/applied/*) sleep 15 ;;')
 const restoreRestores = (name: string) => expect(onHost(name, 'umount -l /usr/sbin/xtables-nft-multi').code).toBe(0)
+
+// router01, which fleet reaches directly, with the router role or a variant of it.
+const ROUTER_ROLES = {
+  'router-b': `import router from '${ROOT}/roles/router.ts'
+export default {
+  description: 'the router, with one more port open',
+  tasks: (ctx) => [...router.tasks(ctx), ctx.task('accept 4445', async ($) => { await $\`iptables -A INPUT -p tcp --dport 4445 -j ACCEPT\` })],
+}\n`,
+  // A host setting whose role says how to check and make it, but not how to undo it.
+  'router-martians': `import router from '${ROOT}/roles/router.ts'
+export default {
+  description: 'the router, logging martians',
+  tasks: (ctx) => [...router.tasks(ctx), ctx.task('log martians', async ($) => {
+    await ctx.ensure({ check: $\`sysctl -n net.ipv4.conf.all.log_martians\`, want: '1', run: $\`sysctl -q -w net.ipv4.conf.all.log_martians=1\` })
+  })],
+}\n`,
+}
+const routerArgs = (routerRole: string, confirmSec: number) =>
+  ['apply', '-i', labInventory('', { roles: labRoles('transaction-roles', ROUTER_ROLES), routerRole }), '--limit', 'router01', '--json', '--confirm-timeout', String(confirmSec)]
+const routerRun = (routerRole: string, fault?: string, confirmSec = 40) => fleet(routerArgs(routerRole, confirmSec), { CI: 'true', ...(fault && { FLEET_FAULT: fault }) })
+const sysctl = (name: string) => onHost('router01', `sysctl -n ${name}`).stdout.trim()
 
 beforeAll(() => {
   labUp('--servers', '8')
@@ -129,15 +150,6 @@ describe('a load still running when the connection drops', () => {
   // reaches the host while the load still runs: the undo must wait for it, or the load lands after
   // the restore and the host keeps a change it recorded as undone, with no timer left.
   it('is waited for, then undone: the host holds exactly the old rulesets, with no timer left', async () => {
-    const roles = labRoles('transaction-roles', {
-      'router-b': `import router from '${ROOT}/roles/router.ts'
-export default {
-  description: 'the router, with one more port open',
-  tasks: (ctx) => [...router.tasks(ctx), ctx.task('accept 4445', async ($) => { await $\`iptables -A INPUT -p tcp --dport 4445 -j ACCEPT\` })],
-}\n`,
-    })
-    const routerRun = (routerRole: string, fault?: string) =>
-      fleet(['apply', '-i', labInventory('', { roles, routerRole }), '--limit', 'router01', '--json', '--confirm-timeout', '40'], { CI: 'true', ...(fault && { FLEET_FAULT: fault }) })
     expect((await routerRun('router')).code).toBe(0)
     const before = rulesetOf('router01')
     slowLoads('router01')
@@ -157,6 +169,38 @@ export default {
     expect(onHost('router01', 'ls -A /var/lib/fleet/armed').stdout.trim()).toBe('')
     expect((await routerRun('router')).stdout).toMatch(/"outcome": ?"unchanged"/)
   }, 120_000)
+})
+
+describe('the host settings of a change that is undone', () => {
+  it('are set back with the rulesets, by fleet or by the host\'s timer', async () => {
+    expect((await routerRun('router')).code).toBe(0)
+    expect(onHost('router01', 'sysctl -q -w net.ipv4.ip_forward=0').code).toBe(0)
+    const before = rulesetOf('router01')
+    // fleet undoes it: no fresh connection for the confirmation.
+    const undone = report((await routerRun('router-b', 'confirm:fail', 5)).stdout)
+    expect(undone.outcome).toBe('rolled-back')
+    expect(undone.detail).not.toMatch(/stay as changed/)
+    expect(sysctl('net.ipv4.ip_forward')).toBe('0')
+    expect(rulesetOf('router01')).toBe(before)
+    // The host's timer undoes it: fleet is killed before it confirms.
+    const killed = await fleetProcess(routerArgs('router-b', 3), { FLEET_FAULT: 'verify:kill' })
+    expect(killed.signal).toBe('SIGKILL')
+    for (let i = 0; i < 40 && onHost('router01', 'ls -A /var/lib/fleet/armed').stdout.trim() !== ''; i++) await sleep(500)
+    expect(sysctl('net.ipv4.ip_forward')).toBe('0')
+    expect(rulesetOf('router01')).toBe(before)
+    expect((await routerRun('router')).code).toBe(0)
+    expect(sysctl('net.ipv4.ip_forward')).toBe('1')
+  }, 120_000)
+
+  it('stay as the change made them where the role gives no undo, and fleet says which', async () => {
+    expect(onHost('router01', 'sysctl -q -w net.ipv4.conf.all.log_martians=0').code).toBe(0)
+    const undone = report((await routerRun('router-martians', 'confirm:fail', 5)).stdout)
+    expect(undone.outcome).toBe('rolled-back')
+    expect(undone.detail).toMatch(/previous ruleset was restored; host settings without an undo stay as changed: log martians$/)
+    expect(sysctl('net.ipv4.conf.all.log_martians')).toBe('1')
+    expect(onHost('router01', `cat /var/lib/fleet/history/${undone.changeId}`).stdout).toMatch(/status=rolled-back\n(.*\n)*reason=.*stay as changed: log martians/)
+    onHost('router01', 'sysctl -q -w net.ipv4.conf.all.log_martians=0')
+  }, 60_000)
 })
 
 describe('a restore that fails', () => {
