@@ -136,7 +136,8 @@ function inProgress(text: string): Pick<HostFacts, 'inProgress'> {
 // latest" (when its lock expires: the timer acts before).
 export function inProgressText(p: ChangeInProgress): string {
   if (p.id === '') return 'another run is taking the lock'
-  const until = p.until ? ` until ${p.until} at the latest` : ''
+  // Without an expiry to come (the lock is past it), the lock holds while the change is at work.
+  const until = p.until ? ` until ${p.until} at the latest` : p.armed ? '' : ' for as long as its change is at work there (its timer or a script of it runs)'
   // Without a timer, as the lock's own busy refusal says it.
   const what = p.armed ? 'waits for confirmation' : `holds this host${p.since ? ` since ${p.since},` : ''}`
   return `change ${p.id}${p.by ? ` by ${p.by}` : ''} ${what}${until}`

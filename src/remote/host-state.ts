@@ -30,6 +30,10 @@ export const EXIT_STILL_RUNNING = 26
 // A file fleet must write could not be written (full disk, read-only file system).
 export const EXIT_NO_WRITE = 25
 
+const MANAGED_TABLES = Object.keys(BUILTIN_CHAINS).join('|')
+// How long a load or restore waits for the xtables lock.
+export const XTABLES_WAIT_SEC = 30
+
 // Shell functions that the scripts changing a host start with, bound to one change id and its host
 // settings (`settings`: those the undo sets back).
 export function prelude(id: string, settings: readonly CommandTask[] = []): string {
@@ -52,13 +56,17 @@ fleet_stop_timer() {
   rm -f "$S/armed/$ID" "$S/armed/$ID".*
 }
 fleet_fail() { echo "$2" >&2; fleet_claim off; fleet_stop_timer; fleet_status failed "$2"; fleet_release; exit "$1"; }
-fleet_norm() { grep -v -e '^#' -e '^$' | sed 's/ \\[[0-9]*:[0-9]*\\]$//' | awk '/^[*]/ { if (t != "") print t; t = $0; next } { t = t "|" $0 } END { if (t != "") print t }' | sort; }
+# A ruleset as one line per managed table: the tables fleet does not manage (security, a table
+# another tool keeps) may change meanwhile without making a restore a failed one.
+fleet_norm() { grep -v -e '^#' -e '^$' | sed 's/ \\[[0-9]*:[0-9]*\\]$//' | awk '/^[*]/ { if (t != "") print t; t = $0; next } { t = t "|" $0 } END { if (t != "") print t }' | grep -E '^[*](${MANAGED_TABLES})([|]|$)' | sort; }
 fleet_live_is() { [ "$($1 | fleet_norm)" = "$(fleet_norm < "$2")" ]; }
 # Both families are restored before either is checked: one that fails must not leave the other new.
+# A restore waits for the xtables lock (which iptables-legacy takes, and waits for forever without
+# -w) for ${XTABLES_WAIT_SEC}s at most: the timer must not hang behind a stuck iptables.
 fleet_restore_saved() {
   fleet_r=0
-  iptables-restore "$S/saved/$ID.v4" || fleet_r=1
-  [ ! -f "$S/saved/$ID.v6" ] || ip6tables-restore "$S/saved/$ID.v6" || fleet_r=1
+  iptables-restore -w ${XTABLES_WAIT_SEC} "$S/saved/$ID.v4" || fleet_r=1
+  [ ! -f "$S/saved/$ID.v6" ] || ip6tables-restore -w ${XTABLES_WAIT_SEC} "$S/saved/$ID.v6" || fleet_r=1
   fleet_undo_settings || fleet_r=1
   [ $fleet_r = 0 ] && fleet_live_is iptables-save "$S/saved/$ID.v4" &&
   { [ ! -f "$S/saved/$ID.v6" ] || fleet_live_is ip6tables-save "$S/saved/$ID.v6"; }
@@ -115,6 +123,10 @@ fleet_running() { fleet_script_running "$1" || fleet_timer_running "$1"; }`
 // of a change whose timer still runs would be undone by that timer, so a live change keeps it.
 const LOCK_STATE = `${CHANGE_RUNNING}
 lock_field() { sed -n "s/^$1=//p" "$S/lock/owner" 2>/dev/null; }
+# A lock past its expiry holds only while its change is at work: then no time can be promised.
+lock_until() {
+  if [ -n "$expires" ] && [ "$expires" -ge "$(date +%s)" ]; then echo "until $(date -u -d "@$expires" +%FT%TZ) at the latest"; else echo 'for as long as its change is at work there (its timer or a script of it runs)'; fi
+}
 lock_stale() {
   expires=$(lock_field expires); lo=$(lock_field id)
   { [ -z "$lo" ] || ! fleet_running "$lo"; } &&
@@ -127,7 +139,11 @@ export function changeInProgress(): string {
   return `S=${STATE_DIR}
 ${SCRIPT_RUNNING}
 ${LOCK_STATE}
-if [ -d "$S/lock" ] && ! lock_stale; then printf 'id=%s\\nby=%s\\nsince=%s\\nexpires=%s\\n' "$(lock_field id)" "$(lock_field by)" "$(lock_field since)" "$expires"; fi
+if [ -d "$S/lock" ] && ! lock_stale; then
+  printf 'id=%s\\nby=%s\\nsince=%s\\n' "$(lock_field id)" "$(lock_field by)" "$(lock_field since)"
+  # A past expiry is no promise: the lock holds while its change is at work.
+  [ -z "$expires" ] || [ "$expires" -lt "$(date +%s)" ] || echo "expires=$expires"
+fi
 for f in "$S"/armed/*.unit "$S"/armed/*.pid; do [ -f "$f" ] || continue; a=\${f##*/}; a=\${a%.*}; ! fleet_timer_running "$a" || echo "armed=$a"; done
 true`
 }
@@ -144,7 +160,7 @@ export function takeLock(ttlSec: number, by: string): string {
 }
 ${LOCK_STATE}
 lock_busy() {
-  echo "busy: change $(lock_field id) by $(lock_field by) holds this host since $(date -u -d "@$(lock_field since)" +%FT%TZ), until $(date -u -d "@\${expires:-0}" +%FT%TZ) at the latest; nothing changed" >&2
+  echo "busy: change $(lock_field id) by $(lock_field by) holds this host since $(date -u -d "@$(lock_field since)" +%FT%TZ), $(lock_until); nothing changed" >&2
   exit ${EXIT_BUSY}
 }
 if ! fleet_take_lock; then

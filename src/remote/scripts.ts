@@ -11,7 +11,7 @@ import type { CommandTask } from '../roles/types.ts'
 import { quote } from '../shell/quote.ts'
 import { breakTable, faultIs, hostHook, orFail, type Fault } from './fault.ts'
 import {
-  armTimer, changeInProgress, completeTables, EXIT_CONFLICT, EXIT_NO_WRITE, EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_STILL_RUNNING, EXIT_TOO_LATE, extendLock, LIVE_SUM, prelude, prune,
+  armTimer, changeInProgress, completeTables, EXIT_CONFLICT, EXIT_NO_WRITE, EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_STILL_RUNNING, EXIT_TOO_LATE, extendLock, LIVE_SUM, prelude, prune, XTABLES_WAIT_SEC,
   recordChange, STATE_DIR, takeLock,
 } from './host-state.ts'
 import { newMarks, section, sectionStart, type Marks } from './sections.ts'
@@ -140,7 +140,7 @@ export function changeStep(change: Change, s: ChangeSettings): ReadStep {
   const v6 = docs.v6 !== undefined
   const restoreFailed = `the host's timer stays armed and tries again within ${s.confirmSec}s`
   const load = (tool: string, file: string, what: string) =>
-    `if ! err=$(${tool} "${file}" 2>&1); then fleet_undo "${tool} rejected the ${what} part way ($(printf '%s' "$err" | grep -v '^Try ' | tr '\\n' ' '))"; fi`
+    `if ! err=$(${tool} -w ${XTABLES_WAIT_SEC} "${file}" 2>&1); then fleet_undo "${tool} rejected the ${what} part way ($(printf '%s' "$err" | grep -v '^Try ' | tr '\\n' ' '))"; fi`
   const lines = [
     'set -u',
     'umask 077',

@@ -1,6 +1,6 @@
 // The host lock's shell, run for real (dash, a scratch state directory): many runs racing for a
 // lock that has expired must end with exactly one holder, and nobody's lock taken from under them.
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -51,6 +51,8 @@ describe('the host lock', () => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' })
     return { pid: child.pid!, stop: () => new Promise((r) => child.on('exit', r).kill('SIGKILL')) }
   }
+  const busyMessage = (dir: string) =>
+    spawnSync('/bin/sh', ['-s'], { input: `${prelude('20261126T000000.000Z-0001')}\n${takeLock(150, 'me')}`.replaceAll(`S=${STATE_DIR}`, `S=${dir}`), encoding: 'utf8' }).stderr.trim()
   const inProgress = (dir: string) => execFileSync('/bin/sh', ['-s'], { input: changeInProgress().replaceAll(`S=${STATE_DIR}`, `S=${dir}`), encoding: 'utf8' })
 
   it("is not taken over while the owner's timer runs, and is once the timer is gone", async () => {
@@ -60,7 +62,9 @@ describe('the host lock', () => {
     writeFileSync(path.join(dir, `armed/${OWNER}`), '0\n')
     const timer = running(['/bin/sh', script])
     writeFileSync(path.join(dir, `armed/${OWNER}.pid`), `${timer.pid}\n`)
-    expect(inProgress(dir)).toMatch(new RegExp(`^id=${OWNER}\nby=ghost\nsince=\\d+\nexpires=\\d+\narmed=${OWNER}\n$`))
+    // Past its expiry, the lock promises no time: it holds while the change is at work.
+    expect(inProgress(dir)).toMatch(new RegExp(`^id=${OWNER}\nby=ghost\nsince=\\d+\narmed=${OWNER}\n$`))
+    expect(busyMessage(dir)).toMatch(/^busy: change \S+-dead by ghost holds this host since \S+Z, for as long as its change is at work there \(its timer or a script of it runs\); nothing changed$/)
     expect(await runner(dir, 1)).toBe(20)
     await timer.stop()
     expect(inProgress(dir)).toBe('')
