@@ -64,7 +64,7 @@ describe('IPv6', () => {
       onHost('web02', 'iptables -A INPUT -p tcp --dport 4343 -j ACCEPT')
       const before = rulesetOf('web02')
       const missing =
-        'IPv6 is up on this host (/proc/net/if_inet6 exists) but ip6tables-save and ip6tables-restore are not installed (not found on its PATH), ' +
+        'IPv6 is up (/proc/net/if_inet6 exists) but ip6tables-save and ip6tables-restore are not installed on this host (not found on its PATH), ' +
         'which fleet needs to compare and load its IPv6 ruleset; nothing changed. Install ip6tables on the host (Debian, Ubuntu: apt install iptables, which carries both; ' +
         'Alpine: apk add ip6tables), or give the host a role of your own without ip6tables lines: fleet then manages its IPv4 ruleset only and leaves IPv6 unfiltered'
       const applied = await fleet(['apply', '-i', LAB_INVENTORY, '--limit', 'web02'])

@@ -1,7 +1,7 @@
 // A host whose IPv6 is up but that has no ip6tables tools (Alpine ships them in a package of their
-// own): the facts script run for real in a scratch network and mount namespace (root, as CI has),
-// where Debian's alternatives for ip6tables are gone. fleet must say that ip6tables is missing and
-// what to do, not that "ip6tables rejects the new IPv6 ruleset".
+// own), or no iptables at all: the facts script run for real in a scratch network and mount
+// namespace (root, as CI has), where Debian's alternatives for those tools are gone. fleet must say
+// which tool is missing and what to do, not that "ip6tables rejects the new IPv6 ruleset".
 import { execFileSync } from 'node:child_process'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -14,7 +14,7 @@ import { HostError } from '../../src/remote/transport.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 
-describe('IPv6 up, ip6tables tools missing, read by the facts script', async () => {
+describe('iptables tools missing, read by the facts script', async () => {
   const inventory = readInventory(path.join(ROOT, 'inventory/example.yaml'))
   const web01 = changeOf((await loadBaselines(inventory, inventory.hosts)).find((b) => b.host.name === 'web01')!)
   // The facts of a host without the named tools: /etc/alternatives, in this namespace only (a tmpfs
@@ -39,13 +39,20 @@ describe('IPv6 up, ip6tables tools missing, read by the facts script', async () 
     const read = factsWithout(['ip6tables', 'ip6tables-save', 'ip6tables-restore'])
     expect(read).toThrow(HostError)
     expect(read).toThrow(
-      `IPv6 is up on this host (/proc/net/if_inet6 exists) but ip6tables-save and ip6tables-restore are not installed (not found on its PATH), which fleet needs to compare and load its IPv6 ruleset; ${advice}`,
+      `IPv6 is up (/proc/net/if_inet6 exists) but ip6tables-save and ip6tables-restore are not installed on this host (not found on its PATH), which fleet needs to compare and load its IPv6 ruleset; ${advice}`,
+    )
+  })
+
+  it('says as much of iptables itself', () => {
+    expect(factsWithout(['iptables', 'iptables-save', 'iptables-restore'])).toThrow(
+      'iptables-save and iptables-restore are not installed on this host (not found on its PATH), which fleet needs to read, compare and load its ruleset; nothing changed. ' +
+        'Install iptables on the host (Debian, Ubuntu: apt install iptables; Alpine: apk add iptables)',
     )
   })
 
   it('names the one tool that is missing', () => {
     expect(factsWithout(['ip6tables-restore'])).toThrow(
-      `IPv6 is up on this host (/proc/net/if_inet6 exists) but ip6tables-restore is not installed (not found on its PATH), which fleet needs to compare and load its IPv6 ruleset; ${advice}`,
+      `IPv6 is up (/proc/net/if_inet6 exists) but ip6tables-restore is not installed on this host (not found on its PATH), which fleet needs to compare and load its IPv6 ruleset; ${advice}`,
     )
   })
 })
