@@ -81,8 +81,31 @@ function familyFacts(family: Family, live: string, desired: string, patterns: re
   return { family, live: split.kept, desired: splitPreserved(normal, patterns).kept, preserved: split.preserved }
 }
 
+// The tools of `tools` that the shell of these sections could not find: exit 127 and its
+// "not found" (dash, busybox) or "command not found" (bash).
+function missingTools(sections: Sections, names: readonly string[], tools: readonly string[]): string[] {
+  const said = names.filter((n) => sections.status.get(n) === 127).map((n) => sections.text.get(n) ?? '')
+  return tools.filter((t) => said.some((text) => new RegExp(`\\b${t}: (command )?not found`).test(text)))
+}
+
+const notInstalled = (tools: readonly string[]) => `${tools.join(' and ')} ${tools.length > 1 ? 'are' : 'is'} not installed on this host (not found on its PATH)`
+
+// The role has IPv6 rules and the host speaks IPv6, so skipping them would leave the host open
+// around its baseline: the host fails, saying what to install or how to leave IPv6 out.
+export function missingIp6tables(tools: readonly string[]): string {
+  return (
+    `IPv6 is up (/proc/net/if_inet6 exists) but ${notInstalled(tools)}, which fleet needs to compare and load its IPv6 ruleset; nothing changed. ` +
+    'Install ip6tables on the host (Debian, Ubuntu: apt install iptables, which carries both; Alpine: apk add ip6tables), ' +
+    'or give the host a role of your own without ip6tables lines: fleet then manages its IPv4 ruleset only and leaves IPv6 unfiltered'
+  )
+}
+
 export function readFacts(change: Change, sections: Sections): HostFacts {
   const text = (name: string) => sections.text.get(name) ?? ''
+  const missing4 = missingTools(sections, ['live', 'desired'], ['iptables-save', 'iptables-restore'])
+  if (missing4.length > 0) {
+    throw new HostError(`${notInstalled(missing4)}, which fleet needs to read, compare and load its ruleset; nothing changed. Install iptables on the host (Debian, Ubuntu: apt install iptables; Alpine: apk add iptables)`)
+  }
   if (sections.status.get('live') !== 0) throw new HostError(`iptables-save failed: ${text('live').trim() || 'is iptables installed?'}`)
   if (/^unshare: /m.test(text('desired'))) {
     throw new HostError(
@@ -93,6 +116,8 @@ export function readFacts(change: Change, sections: Sections): HostFacts {
     throw new HostError(`the host's iptables rejects the new ruleset, nothing changed: ${restoreError(text('desired'), change.document)}`)
   }
   const v6 = change.document6 !== undefined && text('ipv6').trim() === 'yes'
+  const missing = v6 ? missingTools(sections, ['live6', 'desired6'], ['ip6tables-save', 'ip6tables-restore']) : []
+  if (missing.length > 0) throw new HostError(missingIp6tables(missing))
   if (v6 && sections.status.get('desired6') !== 0) {
     throw new HostError(`the host's ip6tables rejects the new IPv6 ruleset, nothing changed: ${restoreError(text('desired6'), change.document6!)}`)
   }

@@ -29,6 +29,7 @@ export async function applyCommand(options: ApplyOptions, io: Io): Promise<numbe
   const run = { ...options, credentials: new RunCredentials(options, io) }
 
   if (options.dryRun) {
+    run.credentials.checkOffline([...changes.keys()].map((h) => specs.get(h)!))
     const sudoPassword = Boolean(options.askSudoPass || options.sudoPassFile)
     writeDryRun(io.out, 'apply', settings.changeId, dryRunPlan(changes.values(), specs, settings, [], sudoPassword), options.json)
     return EXIT.ok

@@ -7,6 +7,7 @@ import { auditDryRunPlan } from '../report/audit-dry-run.ts'
 import { writeDryRun } from '../report/dry-run.ts'
 import { connectSpecs } from '../ssh/connect-spec.ts'
 import { EXIT } from './exit-codes.ts'
+import { RunCredentials } from './credentials.ts'
 import { workOnHosts, type ConnectionOptions } from './host-work.ts'
 import { inquirerPrompts } from './inquirer-prompts.ts'
 import { loadBaselines, readInventory } from './load.ts'
@@ -24,6 +25,7 @@ export async function auditCommand(options: AuditOptions, io: Io): Promise<numbe
   const changes = new Map((await loadBaselines(inventory, hosts)).map((b) => [b.host.name, changeOf(b)]))
   const specs = connectSpecs(inventory)
   if (options.dryRun) {
+    new RunCredentials(options, io).checkOffline([...changes.keys()].map((h) => specs.get(h)!))
     writeDryRun(io.out, 'audit', undefined, auditDryRunPlan(changes.values(), specs, Boolean(options.askSudoPass || options.sudoPassFile)), options.json)
     return EXIT.ok
   }

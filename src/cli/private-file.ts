@@ -48,5 +48,10 @@ export function readPrivateFile(file: string, option: string): string {
   // Where there are no uids (Windows), there is nothing to compare.
   const problem = user.uid >= 0 ? privateFileProblem(file, stats, { uid: user.uid, name: user.username }, userName) : undefined
   if (problem !== undefined) throw new InputError(`${option} ${file}: ${problem}`)
-  return readFileSync(file, 'utf8')
+  try {
+    return readFileSync(file, 'utf8')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    throw new InputError(`${option} ${file}: cannot read it (${code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (error as Error).message})`)
+  }
 }

@@ -58,6 +58,7 @@ export async function rollbackCommand(options: RollbackOptions, io: Io): Promise
   const run = { ...options, credentials: new RunCredentials(options, io) }
 
   if (options.dryRun) {
+    run.credentials.checkOffline([...byName.keys()].map((h) => specs.get(h)!))
     // What is restored is only known on the host; the dry run shows the steps around it.
     const placeholder = (host: HostSpec): Change => ({
       host, action: 'rollback', commands: [], note: 'rollback',

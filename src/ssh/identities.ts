@@ -27,8 +27,11 @@ type KeyFile =
   | { readonly kind: 'key'; readonly key: ParsedKey }
   // Only the agent can sign for it: protected by a passphrase and not unlocked, or only its public
   // half is here. `publicKey`: that half, when known (IdentitiesOnly lets the agent use only these).
-  | { readonly kind: 'agent-only'; readonly publicKey?: PublicKey; readonly locked: boolean }
+  // `agent`: whether the agent holds it, when asked (or why it could not be).
+  | { readonly kind: 'agent-only'; readonly publicKey?: PublicKey; readonly locked: boolean; readonly agent?: AgentAnswer }
   | { readonly kind: 'unusable' }
+
+type AgentAnswer = 'holds' | 'lacks' | 'no agent' | { readonly unreachable: string }
 
 // The agent at `socket`, showing only the keys in `allowed`.
 class AgentKeys extends OpenSSHAgent {
@@ -53,7 +56,7 @@ const PASSPHRASE_TRIES = 3
 
 export class Identities {
   private readonly files = new Map<string, KeyFile>()
-  private agentKeys: Promise<Set<string>> | undefined
+  private agentKeys: Promise<Set<PublicKey> | Error> | undefined
 
   constructor(private readonly agent: string | undefined = process.env.SSH_AUTH_SOCK) {}
 
@@ -83,19 +86,22 @@ export class Identities {
     if (methods.length === 0) {
       const files = spec.identityFiles.join(', ') || 'the default key files'
       throw new HostError(
-        this.agent
+        (this.agent
           ? `no SSH key: none of ${files} is a usable key, nor the public half of a key the agent holds (IdentitiesOnly yes)`
-          : `no SSH key: none of ${files} is a usable key and SSH_AUTH_SOCK is not set`,
+          : `no SSH key: none of ${files} is a usable key and SSH_AUTH_SOCK is not set`) + this.agentProblems(spec).map((p) => `; ${p}`).join(''),
       )
     }
     return methods
   }
 
-  // Key files these hosts could only use through the agent (for the message when that fails).
-  locked(spec: ConnectSpec): string[] {
-    return spec.identityFiles.filter((f) => {
-      const loaded = this.files.get(f)
-      return loaded?.kind === 'agent-only' && loaded.locked
+  // Why key files this host could only use through the agent were of no use (for the message when
+  // authentication fails): each says what to do.
+  agentProblems(spec: ConnectSpec): string[] {
+    return spec.identityFiles.flatMap((file) => {
+      const loaded = this.files.get(file)
+      if (loaded?.kind !== 'agent-only') return []
+      if (loaded.locked) return [`${file} needs its passphrase and the agent does not hold it (ssh-add ${file}, or run on a terminal)`]
+      return loaded.agent === undefined || loaded.agent === 'holds' ? [] : [publicKeyProblem(file, loaded.agent, this.agent)]
     })
   }
 
@@ -113,9 +119,11 @@ export class Identities {
 
   private async read(file: string, ask: AskSecret | undefined): Promise<KeyFile> {
     const plain = this.readPlain(file)
+    // Only a public key: the agent must sign for it, so ask it now, to say so if it cannot.
+    if (plain?.kind === 'agent-only' && plain.publicKey !== undefined) return { ...plain, agent: await this.agentHas(plain.publicKey) }
     if (plain) return plain
     const locked = { kind: 'agent-only', locked: true, ...(existsSync(`${file}.pub`) && { publicKey: publicKeyIn(`${file}.pub`) }) } as const
-    if (await this.agentHolds(file)) return locked
+    if (locked.publicKey !== undefined && (await this.agentHas(locked.publicKey)) === 'holds') return locked
     if (!ask) {
       if (this.agent) return locked
       throw new InputError(
@@ -131,15 +139,31 @@ export class Identities {
     throw new InputError(`identity file ${file}: wrong passphrase, ${PASSPHRASE_TRIES} times`)
   }
 
-  // Whether the agent holds the key whose public half is FILE.pub (then no passphrase is needed).
-  private async agentHolds(file: string): Promise<boolean> {
-    const publicKey = publicKeyIn(`${file}.pub`)
-    if (!this.agent || publicKey === undefined) return false
+  // Whether the agent holds this key (then no passphrase is needed, and a public key file serves).
+  private async agentHas(publicKey: PublicKey): Promise<AgentAnswer> {
+    if (!this.agent) return 'no agent'
     this.agentKeys ??= new Promise((resolve) =>
-      new OpenSSHAgent(this.agent!).getIdentities((error, keys) => resolve(new Set(error ? [] : ((keys ?? []) as ParsedKey[]).map(publicKeyOf)))),
+      new OpenSSHAgent(this.agent!).getIdentities((error, keys) => resolve(error ?? new Set(((keys ?? []) as ParsedKey[]).map(publicKeyOf)))),
     )
-    return (await this.agentKeys).has(publicKey)
+    const keys = await this.agentKeys
+    if (keys instanceof Error) return { unreachable: keys.message }
+    return keys.has(publicKey) ? 'holds' : 'lacks'
   }
+}
+
+// A public key file whose key no agent signs for (the identity file holds a public key, or is not
+// there and FILE.pub is): what is wrong and what to do. The private key's likely file is a .pub's
+// name without it, when that is there.
+function publicKeyProblem(file: string, answer: Exclude<AgentAnswer, 'holds'>, agent: string | undefined): string {
+  const privateFile = file.replace(/\.pub$/, '')
+  const what = `the public key file ${existsSync(file) ? file : `${file}.pub (${file} is not there)`}`
+  const add = `ssh-add ${privateFile !== file && existsSync(privateFile) ? privateFile : 'PRIVATE_KEY_FILE'}`
+  const remedy = `add its private key to the agent (${add}) or name the private key file as the identity`
+  if (answer === 'no agent') {
+    return `only an agent can sign with the key of ${what}: start one with its private key (eval "$(ssh-agent)"; ${add}) and run fleet with SSH_AUTH_SOCK set, or name the private key file as the identity`
+  }
+  if (answer === 'lacks') return `the agent at ${agent} (SSH_AUTH_SOCK) does not hold the key of ${what}: ${remedy}`
+  return `the agent at ${agent} (SSH_AUTH_SOCK) could not be asked for the key of ${what} (${answer.unreachable}): is it running? Then ${remedy}`
 }
 
 // The public key in a .pub file; undefined when there is none.

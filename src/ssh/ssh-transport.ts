@@ -143,20 +143,20 @@ export class SshTransport {
       return link
     } catch (error) {
       link.end()
-      throw new HostError(hostKeyProblem ?? describeConnectError(error as Error, spec, this.identities.locked(spec)))
+      throw new HostError(hostKeyProblem ?? describeConnectError(error as Error, spec, this.identities.agentProblems(spec)))
     }
   }
 }
 
-function describeConnectError(error: Error & { code?: string; level?: string }, spec: ConnectSpec, locked: readonly string[]): string {
+// `agentProblems`: why key files only the agent could use were of no use (identities.ts).
+function describeConnectError(error: Error & { code?: string; level?: string }, spec: ConnectSpec, agentProblems: readonly string[]): string {
   const where = `${spec.user}@${spec.address}:${spec.port}${spec.jump ? ` (through ${jumpNames(spec.jump).join(', ')})` : ''}`
   if (error.code === 'ECONNREFUSED') return `connection refused by ${where}: is sshd running there?`
   if (error.code === 'EHOSTUNREACH' || error.code === 'ENETUNREACH') return `no route to ${where}`
   if (error.level === 'client-timeout' || /Timed out/i.test(error.message)) return `no SSH answer from ${where} in time`
   if (error.level === 'client-authentication') {
     const keys = spec.identityFiles.length > 0 ? spec.identityFiles.join(', ') : 'the agent'
-    const unlock = locked.map((f) => `; ${f} needs its passphrase and the agent does not hold it (ssh-add ${f}, or run on a terminal)`)
-    return `authentication failed for ${where} with ${keys}${unlock.join('')}`
+    return `authentication failed for ${where} with ${keys}${agentProblems.map((p) => `; ${p}`).join('')}`
   }
   return `cannot connect to ${where}: ${error.message}`
 }

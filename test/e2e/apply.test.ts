@@ -11,7 +11,7 @@ const json = (stdout: string) => JSON.parse(stdout) as { hosts: { host: string; 
 const outcomes = (stdout: string) => Object.fromEntries(json(stdout).hosts.map((h) => [h.host, h.outcome]))
 
 // Runs `body` with SSH_AUTH_SOCK pointing at a fresh agent holding `keys` (added in that order).
-async function withAgent(keys: readonly string[], body: () => Promise<void>): Promise<void> {
+async function withAgent(keys: readonly string[], body: (socket: string) => Promise<void>): Promise<void> {
   const agent = execSync('ssh-agent -s', { encoding: 'utf8' })
   const sock = /SSH_AUTH_SOCK=([^;]+);/.exec(agent)![1]!
   const pid = Number(/SSH_AGENT_PID=(\d+);/.exec(agent)![1])
@@ -19,7 +19,7 @@ async function withAgent(keys: readonly string[], body: () => Promise<void>): Pr
   try {
     for (const key of keys) execSync(`ssh-add ${key}`, { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' })
     process.env.SSH_AUTH_SOCK = sock
-    await body()
+    await body(sock)
   } finally {
     if (previous === undefined) delete process.env.SSH_AUTH_SOCK
     else process.env.SSH_AUTH_SOCK = previous
@@ -199,10 +199,32 @@ describe('how hosts are reached', () => {
         ['web01', true],
       ])
     })
-    // Without that key in the agent, nothing else is offered: the decoy is not tried.
-    await withAgent([decoy], async () => {
+    // Without that key in the agent, nothing else is offered: the decoy is not tried. The failure
+    // says which key the agent lacks and what to do.
+    await withAgent([decoy], async (socket) => {
       const result = await fleet(['audit', '-i', inventory, '--json', '--limit', 'router01'])
-      expect(json(result.stdout).hosts[0]).toMatchObject({ outcome: 'failed', detail: expect.stringContaining(`authentication failed for root@198.51.100.2:22 with ${token}`) })
+      expect(json(result.stdout).hosts[0]).toMatchObject({
+        outcome: 'failed',
+        detail:
+          `authentication failed for root@198.51.100.2:22 with ${token}; the agent at ${socket} (SSH_AUTH_SOCK) does not hold the key of the public key file ${token}: ` +
+          'add its private key to the agent (ssh-add PRIVATE_KEY_FILE) or name the private key file as the identity',
+      })
+    })
+  })
+
+  it('says, for a .pub identity whose key the agent lacks, to ssh-add its private key; after that it works', async () => {
+    const inventory = path.join(LAB, 'public-key.yaml')
+    writeFileSync(inventory, readFileSync(labInventory(''), 'utf8').replace(OPERATOR_KEY, `${OPERATOR_KEY}.pub`))
+    await withAgent([], async (socket) => {
+      const failed = await fleet(['audit', '-i', inventory])
+      expect(failed.code).toBe(1)
+      expect(failed.stdout).toContain(
+        `router01: failed: authentication failed for root@198.51.100.2:22 with ${OPERATOR_KEY}.pub; the agent at ${socket} (SSH_AUTH_SOCK) does not hold the key ` +
+          `of the public key file ${OPERATOR_KEY}.pub: add its private key to the agent (ssh-add ${OPERATOR_KEY}) or name the private key file as the identity`,
+      )
+      execSync(`ssh-add -q ${OPERATOR_KEY}`, { env: { ...process.env, SSH_AUTH_SOCK: socket }, stdio: 'ignore' })
+      const audited = await fleet(['audit', '-i', inventory])
+      expect(audited.stdout).not.toContain('failed')
     })
   })
 

@@ -50,6 +50,48 @@ describe('IPv6', () => {
     expect(drift.outcome).toBe('drift')
     expect(JSON.stringify(drift.diff)).toContain('"family":"ipv6","table":"filter","chain":"INPUT","kind":"extra","line":"-A INPUT -p tcp -m tcp --dport 9999 -j ACCEPT"')
   })
+
+  it('on a host without ip6tables, apply, --check and audit say it is missing and what to do; a role without IPv6 rules applies', async () => {
+    // web02's ip6tables, ip6tables-save and ip6tables-restore gone, in its own mount namespace only:
+    // a tmpfs over its /etc/alternatives holding the machine's entries but those.
+    const hide = onHost(
+      'web02',
+      'set -e; mkdir /run/alternatives; cp -a /etc/alternatives/. /run/alternatives/; rm /run/alternatives/ip6tables*; ' +
+        'mount -t tmpfs fleet-test /etc/alternatives; cp -a /run/alternatives/. /etc/alternatives/; rm -r /run/alternatives; ! command -v ip6tables-restore',
+    )
+    expect(hide.code).toBe(0)
+    try {
+      onHost('web02', 'iptables -A INPUT -p tcp --dport 4343 -j ACCEPT')
+      const before = rulesetOf('web02')
+      const missing =
+        'IPv6 is up (/proc/net/if_inet6 exists) but ip6tables-save and ip6tables-restore are not installed on this host (not found on its PATH), ' +
+        'which fleet needs to compare and load its IPv6 ruleset; nothing changed. Install ip6tables on the host (Debian, Ubuntu: apt install iptables, which carries both; ' +
+        'Alpine: apk add ip6tables), or give the host a role of your own without ip6tables lines: fleet then manages its IPv4 ruleset only and leaves IPv6 unfiltered'
+      const applied = await fleet(['apply', '-i', LAB_INVENTORY, '--limit', 'web02'])
+      expect(applied.code).toBe(1)
+      expect(applied.stdout).toContain(`web02: failed: ${missing}`)
+      for (const args of [['apply', '--check'], ['audit']]) {
+        const result = await fleet([...args, '-i', LAB_INVENTORY, '--limit', 'web02', '--json'])
+        expect(result.code).toBe(1)
+        expect(parse(result.stdout).hosts[0]).toMatchObject({ host: 'web02', outcome: 'failed', detail: missing })
+      }
+      expect(rulesetOf('web02')).toBe(before)
+
+      // What the message offers instead: a role of one's own without ip6tables lines.
+      const roles = labRoles('ipv4-only-roles', {
+        'server-ipv4-only': `export default {
+  description: 'internal server, IPv4 only',
+  tasks: ({ task, need, common }) => [common.inputAllow(need('interface')), task('drop', async ($) => { await $\`iptables -A INPUT -j DROP\` })],
+}\n`,
+      })
+      const ipv4Only = labInventory(internalHost('web02', '198.18.0.12').replace('role: internal-server', 'role: server-ipv4-only'), { roles })
+      const result = await fleet(['apply', '-i', ipv4Only, '--limit', 'web02', '--json'])
+      expect(parse(result.stdout).hosts[0]?.outcome).toBe('changed')
+      expect(rulesetOf('web02')).not.toContain('4343')
+    } finally {
+      onHost('web02', 'umount /etc/alternatives')
+    }
+  })
 })
 
 describe("chains fleet does not own", () => {

@@ -96,7 +96,7 @@ describe('fleet apply --dry-run', () => {
   it('with a sudo password, shows how it is sent (on stdin, behind the script marker) and never the password', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'fleet-sudo-dry-'))
     const file = path.join(dir, 'pass')
-    writeFileSync(file, 'hunter2-secret\n')
+    writeFileSync(file, 'hunter2-secret\n', { mode: 0o600 })
     const result = await fleet(['apply', '--inventory', EXAMPLE, '--dry-run', '--sudo-pass-file', file, '--limit', 'db01'])
     expect(result.code).toBe(0)
     expect(result.stdout).toContain("admin@10.20.0.21 'sh -c '\\''IFS= read -r p; ")

@@ -48,7 +48,7 @@ describe('a key file with a passphrase', () => {
     const identities = new Identities('/nonexistent/agent.sock')
     await identities.load([spec('web01', locked)], undefined)
     expect(identities.authMethods(spec('web01', locked)).map((m) => m.type)).toEqual(['agent'])
-    expect(identities.locked(spec('web01', locked))).toEqual([locked])
+    expect(identities.agentProblems(spec('web01', locked))).toEqual([`${locked} needs its passphrase and the agent does not hold it (ssh-add ${locked}, or run on a terminal)`])
   })
 })
 
@@ -111,6 +111,66 @@ describe('IdentitiesOnly with an agent', () => {
     expect(() => identities.authMethods(only(nothing))).toThrow(
       `no SSH key: none of ${nothing} is a usable key, nor the public half of a key the agent holds (IdentitiesOnly yes)`,
     )
+  })
+
+  // What the operator reads when authentication fails (after "authentication failed for ...").
+  describe('a public key file whose key the agent cannot sign with', () => {
+    const remedy = 'or name the private key file as the identity'
+
+    it('says the agent does not hold it, and to ssh-add the private key beside it', async () => {
+      const identities = new Identities(sock)
+      await identities.load([spec('web01', `${locked}.pub`)], undefined)
+      expect(identities.agentProblems(spec('web01', `${locked}.pub`))).toEqual([
+        `the agent at ${sock} (SSH_AUTH_SOCK) does not hold the key of the public key file ${locked}.pub: add its private key to the agent (ssh-add ${locked}) ${remedy}`,
+      ])
+    })
+
+    it('says so too when only FILE.pub is there, without guessing where the private key is', async () => {
+      const missing = path.join(dir, 'elsewhere')
+      copyFileSync(`${locked}.pub`, `${missing}.pub`)
+      for (const file of [missing, `${missing}.pub`]) {
+        const identities = new Identities(sock)
+        await identities.load([only(file)], undefined)
+        expect(identities.agentProblems(only(file))).toEqual([
+          `the agent at ${sock} (SSH_AUTH_SOCK) does not hold the key of the public key file ${missing}.pub${file === missing ? ` (${missing} is not there)` : ''}: ` +
+            `add its private key to the agent (ssh-add PRIVATE_KEY_FILE) ${remedy}`,
+        ])
+      }
+    })
+
+    it('names an identity file that holds a public key as it is', async () => {
+      const publicInside = path.join(dir, 'public-inside')
+      copyFileSync(`${locked}.pub`, publicInside)
+      const identities = new Identities(sock)
+      await identities.load([spec('web01', publicInside)], undefined)
+      expect(identities.agentProblems(spec('web01', publicInside))).toEqual([
+        `the agent at ${sock} (SSH_AUTH_SOCK) does not hold the key of the public key file ${publicInside}: add its private key to the agent (ssh-add PRIVATE_KEY_FILE) ${remedy}`,
+      ])
+    })
+
+    it('says nothing when the agent holds it', async () => {
+      const identities = new Identities(sock)
+      await identities.load([only(`${publicOnly}.pub`)], undefined)
+      expect(identities.agentProblems(only(`${publicOnly}.pub`))).toEqual([])
+    })
+
+    it('without an agent, says that SSH_AUTH_SOCK is not set', async () => {
+      const identities = new Identities(undefined)
+      await identities.load([spec('web01', `${locked}.pub`)], undefined)
+      expect(() => identities.authMethods(spec('web01', `${locked}.pub`))).toThrow(
+        `no SSH key: none of ${locked}.pub is a usable key and SSH_AUTH_SOCK is not set; only an agent can sign with the key of the public key file ${locked}.pub: ` +
+          `start one with its private key (eval "$(ssh-agent)"; ssh-add ${locked}) and run fleet with SSH_AUTH_SOCK set, ${remedy}`,
+      )
+    })
+
+    it('with an agent that does not answer, says it could not be asked', async () => {
+      const identities = new Identities('/nonexistent/agent.sock')
+      await identities.load([spec('web01', `${locked}.pub`)], undefined)
+      expect(identities.agentProblems(spec('web01', `${locked}.pub`))).toEqual([
+        `the agent at /nonexistent/agent.sock (SSH_AUTH_SOCK) could not be asked for the key of the public key file ${locked}.pub (Failed to connect to agent): ` +
+          `is it running? Then add its private key to the agent (ssh-add ${locked}) ${remedy}`,
+      ])
+    })
   })
 
   it('without IdentitiesOnly, every agent key after the files', async () => {

@@ -44,6 +44,49 @@ describe('--sudo-pass-file open to others', () => {
   })
 })
 
+// An operator checks the command line with a dry run: it must refuse what the real run would.
+describe('--sudo-pass-file under --dry-run', () => {
+  const dryRuns = [['apply'], ['audit'], ['rollback']]
+
+  it.each(dryRuns)('%s --dry-run refuses a file open to others, as the real run does', async (command) => {
+    const file = passwordFile(0o644)
+    const dry = await fleet([command, '-i', inventory, '--dry-run', '--sudo-pass-file', file])
+    const real = await fleet([command, '-i', inventory, '--sudo-pass-file', file])
+    expect(dry).toEqual({ code: 2, stdout: '', stderr: `fleet: --sudo-pass-file ${file}: the file is open to others (mode 0644); a password file must be private, as ssh requires of private keys: chmod 600 ${file}` })
+    expect(real).toEqual(dry)
+  })
+
+  it.each(dryRuns)('%s --dry-run refuses a file that is not there', async (command) => {
+    const file = path.join(dir, 'no-such-file')
+    const result = await fleet([command, '-i', inventory, '-n', '--sudo-pass-file', file, '--json'])
+    expect(result.code).toBe(2)
+    expect(JSON.parse(result.stdout).error).toMatchObject({ kind: 'bad-input', status: 2, problems: [{ message: `--sudo-pass-file ${file}: no such file` }] })
+  })
+
+  it('refuses -K with --sudo-pass-file, as the real run does', async () => {
+    const result = await fleet(['apply', '-i', inventory, '-n', '-K', '--sudo-pass-file', passwordFile(0o600)])
+    expect(result).toEqual({ code: 2, stdout: '', stderr: 'fleet: -K (--ask-sudo-pass) and --sudo-pass-file: give one of them' })
+  })
+
+  it('prints the plan with a private file, and never the password', async () => {
+    const result = await fleet(['apply', '-i', inventory, '--dry-run', '--sudo-pass-file', passwordFile(0o600)])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain('| sudo -S -p ')
+    expect(result.stdout).not.toContain('hunter2')
+  })
+})
+
+describe('a --sudo-pass-file that cannot be read', () => {
+  it('is bad input naming the file, not a stack trace', async () => {
+    const folder = mkdtempSync(path.join(dir, 'folder-'))
+    chmodSync(folder, 0o700)
+    for (const dryRun of [[], ['--dry-run']]) {
+      const result = await fleet(['audit', '-i', inventory, '--sudo-pass-file', folder, ...dryRun])
+      expect(result).toEqual({ code: 2, stdout: '', stderr: `fleet: --sudo-pass-file ${folder}: cannot read it (it is a directory)` })
+    }
+  })
+})
+
 describe.runIf(process.getuid?.() === 0)("--sudo-pass-file owned by another user (checked as root, who can chown)", () => {
   it('is refused, saying whose it is and how to make it yours', async () => {
     const file = passwordFile(0o600)
