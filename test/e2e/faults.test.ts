@@ -2,7 +2,8 @@
 // step of apply and rollback, a failure of each kind that makes sense there (the command fails,
 // the disk is full, the connection drops, fleet is killed, the reply is lost), then, once the host
 // has settled (at most the confirm timeout and a margin), the promises:
-//   - the live rulesets are exactly the old ones or exactly the new ones, never a mix;
+//   - the live rulesets are exactly the old ones or exactly the new ones, never a mix, and the
+//     host setting the change makes goes with them (an undo sets it back);
 //   - the boot files (persist) hold what is live and confirmed;
 //   - the host's history says what happened; the lock is free or expires;
 //   - fleet's report and exit status say the same as the host.
@@ -161,12 +162,15 @@ interface HostState extends Rulesets {
   readonly lockExpires: string
   // fleet's systemd units still loaded (systemd hosts only)
   readonly units: string
+  // the host setting B makes: 1 on B, 0 before
+  readonly martians: string
 }
 async function stateOf(slot: Slot): Promise<HostState> {
   const r = await slot.run(`echo @@v4; iptables-save; echo @@v6; ip6tables-save; echo @@boot4; cat /etc/iptables/rules.v4; echo @@boot6; cat /etc/iptables/rules.v6
 echo @@entries; for f in ${STATE}/history/*; do [ -f "$f" ] && echo "$(sed -n 's/^id=//p' "$f") $(sed -n 's/^status=//p' "$f")"; done
 echo @@lock; sed -n 's/^expires=//p' ${STATE}/lock/owner 2>/dev/null
-echo @@units; [ ! -d /run/systemd/system ] || systemctl list-units --all --plain --no-legend 'fleet-*'; true`)
+echo @@units; [ ! -d /run/systemd/system ] || systemctl list-units --all --plain --no-legend 'fleet-*'
+echo @@martians; sysctl -n net.ipv4.conf.all.log_martians; true`)
   const part = (name: string) => new RegExp(`^@@${name}\\n([\\s\\S]*?)(?=^@@|(?![\\s\\S]))`, 'm').exec(r.stdout)?.[1] ?? ''
   return {
     v4: tables(part('v4')),
@@ -176,6 +180,7 @@ echo @@units; [ ! -d /run/systemd/system ] || systemctl list-units --all --plain
     entries: part('entries').trim().split('\n').filter((l) => l !== '').map((l) => l.split(' ') as [string, string]),
     lockExpires: part('lock').trim(),
     units: part('units').trim(),
+    martians: part('martians').trim(),
   }
 }
 const sideOf = (kind: Kind, l: Rulesets): 'A' | 'B' | 'mix' => {
@@ -286,6 +291,9 @@ async function runCell(cell: KindCell, slot: Slot): Promise<Result> {
   if (fresh.length === 0 && side !== oldSide) problems.push('no history entry, yet the host holds the new rulesets')
   if (lock !== '' && Number(lock) > Date.now() / 1000 + 200) problems.push(`the lock does not expire soon (expires ${lock})`)
   if (now.units !== '') problems.push(`systemd units of fleet left behind: ${now.units}`)
+  // A rollback restores rulesets only; an apply's undo sets the host setting back too.
+  const martians = cell.command === 'rollback' || side === oldSide ? '0' : '1'
+  if (side !== 'mix' && now.martians !== martians) problems.push(`the host holds the ${side === newSide ? 'new' : 'old'} rulesets, but log_martians=${now.martians}`)
 
   let reported = 'killed'
   if (ran.signal === null) {
@@ -334,7 +342,7 @@ beforeAll(async () => {
     )
   }
   // B: the internal server's baseline on another interface, plus a host setting (so the settings
-  // step exists).
+  // step exists) that an undo sets back.
   const roles = labRoles('fault-roles', {
     'server-b': `import internalServer from '${ROOT}/roles/internal-server.ts'
 export default {
@@ -342,7 +350,12 @@ export default {
   tasks: (ctx) => [
     ...internalServer.tasks(ctx),
     ctx.task('log martians', async ($) => {
-      await ctx.ensure({ check: $\`sysctl -n net.ipv4.conf.all.log_martians\`, want: '1', run: $\`sysctl -q -w net.ipv4.conf.all.log_martians=1\` })
+      await ctx.ensure({
+        check: $\`sysctl -n net.ipv4.conf.all.log_martians\`,
+        want: '1',
+        run: $\`sysctl -q -w net.ipv4.conf.all.log_martians=1\`,
+        undo: $\`tee /proc/sys/net/ipv4/conf/all/log_martians\`,
+      })
     }),
   ],
 }\n`,
