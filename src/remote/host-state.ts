@@ -3,7 +3,7 @@
 //                     the operator's clock (change ids are made on the operator's machine)
 //   history/<id>      one entry per change: id, seq, time, action, status, what was applied, by whom
 //   saved/<id>.v4     the ruleset that was live before change <id> (what a rollback restores)
-//   saved/<id>.setting-<n>  the value a host setting of change <id> had before the change made it
+//   saved/<id>.setting-<key>  the value a host setting of change <id> had before the change made it
 //   applied/<id>.v4   the ruleset change <id> put in place
 //   armed/<id>        present while change <id> waits for confirmation; its timer's script and pid beside it
 //   busy.<id>         present while a script of change <id> runs (an undo waits for it)
@@ -12,6 +12,7 @@
 // timer, or an undo from fleet) decides the outcome, so two of them never both act.
 // Every write is checked (a full disk, a read-only /var): iptables-save ignores write errors, so
 // its output goes through the shell, which does not.
+import { createHash } from 'node:crypto'
 import { BUILTIN_CHAINS } from '../render/ruleset.ts'
 import type { CommandTask } from '../roles/types.ts'
 import { quote } from '../shell/quote.ts'
@@ -65,9 +66,9 @@ fleet_live_is() { [ "$($1 | fleet_norm)" = "$(fleet_norm < "$2")" ]; }
 # -w) for ${XTABLES_WAIT_SEC}s at most: the timer must not hang behind a stuck iptables.
 fleet_restore_saved() {
   fleet_r=0
+  fleet_undo_settings
   iptables-restore -w ${XTABLES_WAIT_SEC} "$S/saved/$ID.v4" || fleet_r=1
   [ ! -f "$S/saved/$ID.v6" ] || ip6tables-restore -w ${XTABLES_WAIT_SEC} "$S/saved/$ID.v6" || fleet_r=1
-  fleet_undo_settings || fleet_r=1
   [ $fleet_r = 0 ] && fleet_live_is iptables-save "$S/saved/$ID.v4" &&
   { [ ! -f "$S/saved/$ID.v6" ] || fleet_live_is ip6tables-save "$S/saved/$ID.v6"; }
 }
@@ -81,24 +82,42 @@ ${SCRIPT_RUNNING}
 fleet_wait_idle() { i=0; while fleet_script_running "$ID" && [ $i -lt $1 ]; do sleep 1; i=$((i + 1)); done; ! fleet_script_running "$ID"; }`
 }
 
-// Sets back the host settings the change made, last first: the value each had before is in
-// saved/<id>.setting-<n>, written just before it was made, and reaches the role's undo command on
-// its stdin (data, never code). A setting whose role gives no undo stays as the change made it;
-// fleet_kept_note says which, for the reasons fleet and the history give.
+// A host setting's name on the host, stable while its check is (its records outlive the role's
+// order and titles: a rollback finds them by it).
+export function settingKey(setting: Pick<CommandTask, 'check'>): string {
+  return createHash('sha256').update(setting.check).digest('hex').slice(0, 16)
+}
+
+// The file that keeps what a setting of change $ID was before the change made it.
+export const settingRecord = (setting: Pick<CommandTask, 'check'>) => `"$S/saved/$ID.setting-${settingKey(setting)}"`
+
+// A role's command, bounded: a setting's check or undo that hangs must not hang the timer.
+export const bounded = (command: string) => `timeout ${SETTING_SEC} sh -c ${quote(command)}`
+const SETTING_SEC = 20
+
+// Sets back the host settings the change made, last first, before the rulesets are restored (the
+// reverse of the change: forwarding goes off before the rules that filtered it go). The value each
+// had before is in its record, written just before it was made, and reaches the role's undo
+// command on its stdin (data, never code). A setting is set back only while it still holds what the
+// change made it (so an undo that runs twice, or a value someone changed since, is left alone). One
+// whose role gives no undo, or whose undo fails, stays as it is, and fleet_kept_note says which:
+// the rulesets' restore is judged on its own.
 function settingsUndo(settings: readonly CommandTask[]): string {
   const each = settings
-    .map((c, i) => {
-      const record = `"$S/saved/$ID.setting-${i}"`
-      return c.undo === undefined
-        ? `  [ ! -f ${record} ] || fleet_kept="$fleet_kept\${fleet_kept:+, }"${quote(c.title)}`
-        : `  [ ! -f ${record} ] || { ${c.undo}\n  } < ${record} >/dev/null || { echo ${quote(`could not set back: ${c.title}`)} >&2; fleet_u=1; }`
+    .map((c) => {
+      const keep = (list: string) => `${list}="$${list}\${${list}:+, }"${quote(c.title)}`
+      const undo = c.undo === undefined ? keep('fleet_kept') : `${bounded(c.undo)} < ${settingRecord(c)} >/dev/null || ${keep('fleet_unset')}`
+      return `  if [ -f ${settingRecord(c)} ] && [ "$(${bounded(c.check)})" = ${quote(c.want)} ]; then ${undo}; fi`
     })
     .reverse()
   return `fleet_undo_settings() {
-  fleet_u=0; fleet_kept=''
-${each.join('\n')}${each.length > 0 ? '\n' : ''}  return $fleet_u
+  fleet_kept=''; fleet_unset=''
+${each.join('\n')}${each.length > 0 ? '\n' : ''}  true
 }
-fleet_kept_note() { [ -z "\${fleet_kept:-}" ] || printf '; host settings without an undo stay as changed: %s' "$fleet_kept"; }`
+fleet_kept_note() {
+  [ -z "\${fleet_kept:-}" ] || printf '; host settings without an undo stay as changed: %s' "$fleet_kept"
+  [ -z "\${fleet_unset:-}" ] || printf '; host settings whose undo failed stay as changed: %s' "$fleet_unset"
+}`
 }
 
 // Whether a script of change $1 runs: busy.<id> holds its pid and the boot it ran in. A script that

@@ -11,7 +11,7 @@ import type { CommandTask } from '../roles/types.ts'
 import { quote } from '../shell/quote.ts'
 import { breakTable, faultIs, hostHook, orFail, type Fault } from './fault.ts'
 import {
-  armTimer, changeInProgress, completeTables, EXIT_CONFLICT, EXIT_NO_WRITE, EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_STILL_RUNNING, EXIT_TOO_LATE, extendLock, LIVE_SUM, prelude, prune, XTABLES_WAIT_SEC,
+  armTimer, changeInProgress, completeTables, EXIT_CONFLICT, EXIT_NO_WRITE, EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_STILL_RUNNING, EXIT_TOO_LATE, extendLock, LIVE_SUM, prelude, prune, settingRecord, XTABLES_WAIT_SEC,
   recordChange, STATE_DIR, takeLock,
 } from './host-state.ts'
 import { newMarks, section, sectionStart, type Marks } from './sections.ts'
@@ -185,8 +185,9 @@ export function changeStep(change: Change, s: ChangeSettings): ReadStep {
     hostHook(f, 'settings'),
     // Each setting's value before the change is kept for the undo, before the setting is made.
     ...change.commands.map(
-      (c, i) =>
-        `v=$(${c.check}); [ "$v" = ${quote(c.want)} ] || { printf '%s\\n' "$v" > "$S/saved/$ID.setting-${i}" || fleet_undo ${quote(`cannot keep the value of "${c.title}" before changing it (is /var/lib/fleet full, or read-only?)`)}; ${orFail(f, 'settings', c.run)} || fleet_undo ${quote(`failed: ${c.title}`)}; }`,
+      (c) =>
+        `v=$(${c.check}) || fleet_undo ${quote(`cannot read "${c.title}" before changing it`)}
+[ "$v" = ${quote(c.want)} ] || { printf '%s\\n' "$v" > ${settingRecord(c)} || fleet_undo ${quote(`cannot keep the value of "${c.title}" before changing it (is /var/lib/fleet full, or read-only?)`)}; ${orFail(f, 'settings', c.run)} || fleet_undo ${quote(`failed: ${c.title}`)}; }`,
     ),
     section(marks, 'after', 'iptables-save'),
     section(marks, 'saved', 'cat "$S/saved/$ID.v4"'),

@@ -5,55 +5,67 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { prelude } from '../../src/remote/host-state.ts'
+import { prelude, settingKey } from '../../src/remote/host-state.ts'
 import type { CommandTask } from '../../src/roles/types.ts'
 import { hostShell, scratchState } from '../helpers/host-shell.ts'
 
 const ID = '20261126T000000.000Z-abcd'
-const setting = (title: string, undo?: string): CommandTask => ({ kind: 'command', title, check: 'true', want: '1', run: 'true', ...(undo !== undefined && { undo }) })
+// A setting whose check prints `now` (what the change made it: want is '1').
+const setting = (title: string, undo?: string, now = '1'): CommandTask => ({ kind: 'command', title, check: `echo ${now}`, want: '1', run: 'true', ...(undo !== undefined && { undo }) })
 
 const run = (dir: string, settings: readonly CommandTask[], body: string) => hostShell(dir, `${prelude(ID, settings)}\n${body}\n`)
 
-function scratch(records: Record<number, string>): string {
-  const dir = scratchState()
-  for (const [i, value] of Object.entries(records)) writeFileSync(path.join(dir, `saved/${ID}.setting-${i}`), `${value}\n`)
-  return dir
-}
+// The record of a setting's value before the change. (Role commands run in a shell of their own:
+// they name the scratch directory itself, not $S.)
+const record = (dir: string, s: CommandTask, value: string) => writeFileSync(path.join(dir, `saved/${ID}.setting-${settingKey(s)}`), `${value}\n`)
 
 describe("a change's host settings, undone", () => {
   it('are set back from the values they had, last first; those without an undo are named', () => {
-    const dir = scratch({ 0: '0', 1: 'x', 2: '7' })
-    const settings = [
-      setting('set net.ipv4.ip_forward = 1', 'printf "forward=%s\\n" "$(cat)" >> "$S/undone"'),
-      setting("o'brien's knob"),
-      setting('set rp_filter', 'printf "rp=%s\\n" "$(cat)" >> "$S/undone"'),
-      setting('a setting this change did not make', 'echo never >> "$S/undone"'),
-    ]
-    const { out, code } = run(dir, settings, 'fleet_undo_settings; echo "status=$?"; fleet_kept_note')
+    const dir = scratchState()
+    const forward = setting('set net.ipv4.ip_forward = 1', `printf "forward=%s\\n" "$(cat)" >> ${dir}/undone`)
+    const knob = { ...setting("o'brien's knob"), check: 'echo 1 # knob' }
+    const rp = { ...setting('set rp_filter', `printf "rp=%s\\n" "$(cat)" >> ${dir}/undone`), check: 'echo 1 # rp' }
+    const untouched = { ...setting('a setting this change did not make', `echo never >> ${dir}/undone`), check: 'echo 1 # untouched' }
+    record(dir, forward, '0')
+    record(dir, knob, 'x')
+    record(dir, rp, '7')
+    const { out, code } = run(dir, [forward, knob, rp, untouched], 'fleet_undo_settings; echo "status=$?"; fleet_kept_note')
     expect(code).toBe(0)
     expect(readFileSync(path.join(dir, 'undone'), 'utf8')).toBe('rp=7\nforward=0\n')
     expect(out).toBe("status=0\n; host settings without an undo stay as changed: o'brien's knob")
   })
 
-  it("hand the undo the old value as data: a value that looks like shell runs nothing", () => {
-    const dir = scratch({ 0: '$(touch "$S/pwned"); `touch "$S/pwned2"`' })
-    const { code } = run(dir, [setting('knob', 'cat > "$S/value"')], 'fleet_undo_settings')
-    expect(code).toBe(0)
+  it('hand the undo the old value as data: a value that looks like shell runs nothing', () => {
+    const dir = scratchState()
+    const knob = setting('knob', `cat > ${dir}/value`)
+    record(dir, knob, '$(touch "$S/pwned"); `touch "$S/pwned2"`')
+    expect(run(dir, [knob], 'fleet_undo_settings').code).toBe(0)
     expect(readFileSync(path.join(dir, 'value'), 'utf8')).toBe('$(touch "$S/pwned"); `touch "$S/pwned2"`\n')
     expect(existsSync(path.join(dir, 'pwned')) || existsSync(path.join(dir, 'pwned2'))).toBe(false)
   })
 
-  it('fail when an undo fails, after trying the others', () => {
-    const dir = scratch({ 0: '0', 1: '1' })
-    const settings = [setting('first', 'cat >> "$S/undone"'), setting('second', 'false')]
-    const { out, code } = run(dir, settings, 'fleet_undo_settings || echo failed')
-    expect(code).toBe(0)
-    expect(out).toBe('failed\n')
+  it('leave a setting that no longer holds what the change made it (set back already, or changed since)', () => {
+    const dir = scratchState()
+    const knob = setting('knob', `echo undone >> ${dir}/undone`, '2')
+    record(dir, knob, '0')
+    const { out } = run(dir, [knob], 'fleet_undo_settings; fleet_kept_note')
+    expect(existsSync(path.join(dir, 'undone'))).toBe(false)
+    expect(out).toBe('')
+  })
+
+  it('name an undo that fails, after trying the others, and do not count it as a failed restore', () => {
+    const dir = scratchState()
+    const first = setting('first', `cat >> ${dir}/undone`)
+    const second = { ...setting('second', 'false'), check: 'echo 1 # second' }
+    record(dir, first, '0')
+    record(dir, second, '1')
+    const { out } = run(dir, [first, second], 'fleet_undo_settings && fleet_kept_note')
+    expect(out).toBe('; host settings whose undo failed stay as changed: second')
     expect(readFileSync(path.join(dir, 'undone'), 'utf8')).toBe('0\n')
   })
 
   it('with no settings, undo nothing and name nothing', () => {
-    const { out } = run(scratch({}), [], 'fleet_undo_settings && fleet_kept_note && echo done')
+    const { out } = run(scratchState(), [], 'fleet_undo_settings && fleet_kept_note && echo done')
     expect(out).toBe('done\n')
   })
 })
