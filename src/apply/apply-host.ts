@@ -7,7 +7,7 @@
 import { managedTablesEqual, parseSave, UnreadableSave } from '../plan/normal-form.ts'
 import { renderWithPreserved, splitPreserved } from '../plan/preserve.ts'
 import { faultIs, killDuring, killNow } from '../remote/fault.ts'
-import { EXIT_BUSY, EXIT_CONFLICT, EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_STILL_RUNNING, EXIT_TOO_LATE } from '../remote/host-state.ts'
+import { EXIT_BUSY, EXIT_CONFLICT, EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_STILL_RUNNING, EXIT_TOO_LATE, XTABLES_WAIT_SEC } from '../remote/host-state.ts'
 import { changeStep, confirmStep, finishStep, restoreNowStep, type ChangeSettings } from '../remote/scripts.ts'
 import { parseSections } from '../remote/sections.ts'
 import { HostError, type RemoteResult, type Session } from '../remote/transport.ts'
@@ -30,8 +30,9 @@ const SETTLE_MARGIN_SEC = 10
 // confirmation then needs to claim the change); with less than the minimum left, it does not start.
 const CONFIRM_MARGIN_MS = 500
 const MIN_CONNECT_MS = 500
-// An undo waits for a script of the change still running for as long as it may run, less this.
-const UNDO_WAIT_MARGIN_SEC = 3
+// What an undo may take once nothing else of the change runs: the wait for the timer's own restore
+// (20s), a restore of each family (each waits for the xtables lock 30s at most), host settings.
+const UNDO_WORK_SEC = 40 + 2 * XTABLES_WAIT_SEC
 
 // A host without IPv6 is not an error: its change leaves ip6tables out. Chains the host preserves
 // go into the documents as they are live now (a rollback too: not as they were when it was saved).
@@ -201,9 +202,9 @@ async function settle(run: HostRun, change: Change, problem: string, undone: Out
   const remainingSec = () => Math.max(5, Math.min(40, Math.ceil((deadline - Date.now()) / 1000)))
   let stillRunning = false
   const attempt = async (session: Session) => {
-    const timeoutSec = remainingSec()
-    const step = restoreNowStep(run.settings.changeId, change.commands, problem, timeoutSec - UNDO_WAIT_MARGIN_SEC, run.settings.fault)
-    const result = await answered(session.run(step.script, { timeoutSec }))
+    const waitSec = remainingSec()
+    const step = restoreNowStep(run.settings.changeId, change.commands, problem, waitSec, run.settings.fault)
+    const result = await answered(session.run(step.script, { timeoutSec: waitSec + UNDO_WORK_SEC }))
     if ('lost' in result) return undefined
     stillRunning = result.code === EXIT_STILL_RUNNING
     const text = parseSections(result.stdout, step.marks).text
@@ -226,7 +227,7 @@ async function settle(run: HostRun, change: Change, problem: string, undone: Out
     }
   } while (Date.now() < deadline)
   const why = stillRunning
-    ? 'a script of the change still ran on the host when fleet stopped waiting (a slow load?); the host\'s timer undoes the change once it ends'
+    ? 'a script of the change still ran on the host when fleet stopped waiting (a slow load, or its confirmation); how the change ends is up to the host (its timer undoes it unless confirmed)'
     : 'the host could not be reached again to learn what it did'
   return { outcome: 'unknown', detail: `${problem}; ${why}: see \`fleet history\` for this change` }
 }

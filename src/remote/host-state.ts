@@ -73,13 +73,17 @@ fleet_restore_saved() {
   { [ ! -f "$S/saved/$ID.v6" ] || fleet_live_is ip6tables-save "$S/saved/$ID.v6"; }
 }
 ${settingsUndo(settings)}
-fleet_busy() { printf '%s %s\\n' $$ "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)" > "$S/busy.$ID" 2>/dev/null; trap 'rm -f "$S/busy.$ID"' EXIT; }
+# This script is at work for the change: busy.<id>.<pid> holds the boot and the moment it started.
+fleet_busy() {
+  { printf '%s %s\\n' "$(fleet_boot)" "$(fleet_started $$)" > "$S/busy.$ID.$$"; } 2>/dev/null && trap 'rm -f "$S/busy.$ID.$$"' EXIT && return
+  rm -f "$S/busy.$ID.$$"; return 1
+}
 fleet_wait() { i=0; while [ -e "$1" ] && [ $i -lt $2 ]; do sleep 1; i=$((i + 1)); done; }
 ${SCRIPT_RUNNING}
 # Waits up to $1 seconds while a script of this change runs; fails if one still does. An undo that
 # went ahead while the change's load still ran would be overtaken by it: the host would keep the
 # new rulesets with nothing left to undo them.
-fleet_wait_idle() { i=0; while fleet_script_running "$ID" && [ $i -lt $1 ]; do sleep 1; i=$((i + 1)); done; ! fleet_script_running "$ID"; }`
+fleet_wait_idle() { e=$(($(date +%s) + $1)); while fleet_script_running "$ID" && [ "$(date +%s)" -lt $e ]; do sleep 1; done; ! fleet_script_running "$ID"; }`
 }
 
 // A host setting's name on the host, stable while its check is (its records outlive the role's
@@ -120,11 +124,20 @@ fleet_kept_note() {
 }`
 }
 
-// Whether a script of change $1 runs: busy.<id> holds its pid and the boot it ran in. A script that
-// is gone (killed, its host rebooted) leaves the file behind and holds nothing. Scripts never
-// outlive the remote timeout (they run under timeout(1)), which bounds every wait on them.
-const SCRIPT_RUNNING = `fleet_script_running() {
-  { read -r lp lb < "$S/busy.$1"; } 2>/dev/null && [ "$lb" = "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null)" ] && kill -0 "$lp" 2>/dev/null
+// Whether a script of change $1 other than this one runs: each holds busy.<id>.<pid>, with the boot
+// it ran in and the moment its process started (a pid reused by another process, or from another
+// boot, holds nothing; so does the file of a script that was killed, which dash leaves behind).
+// Scripts never outlive the remote timeout (they run under timeout(1)), which bounds every wait on
+// them.
+const SCRIPT_RUNNING = `fleet_boot() { cat /proc/sys/kernel/random/boot_id 2>/dev/null; }
+fleet_started() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f 20; }
+fleet_script_running() {
+  for f in "$S/busy.$1".*; do
+    p=\${f##*.}
+    [ -f "$f" ] && [ "$p" != $$ ] || continue
+    { read -r b t < "$f"; } 2>/dev/null && [ "$b" = "$(fleet_boot)" ] && [ -n "$t" ] && [ "$t" = "$(fleet_started "$p")" ] && return 0
+  done
+  return 1
 }`
 
 // Whether change $1 is still at work on the host: its timer runs (a transient unit that is active,
@@ -197,7 +210,7 @@ fi`
 // than numbers used, so their count would number a new change below the ones it follows).
 export function recordChange(action: string, note: string, by: string): string {
   return `n=$(cat "$S/seq" 2>/dev/null); case $n in ''|*[!0-9]*) n=$({ sed -n 's/^seq=//p' "$S"/history/* 2>/dev/null; ls "$S/history" | wc -l; } | grep -x '[0-9]*' | sort -n | tail -n 1) ;; esac; n=$((n + 1))
-{ printf '%s\\n' "$n" > "$S/seq" && printf 'id=%s\\nseq=%s\\ntime=%s\\naction=%s\\nstatus=pending\\nnote=%s\\nby=%s\\n' "$ID" "$n" "$(date -u +%FT%TZ)" ${action} ${quote(note)} ${quote(by)} > "$S/history/$ID"; } || {
+{ printf '%s\\n' "$n" > "$S/seq" && printf 'id=%s\\nseq=%s\\ntime=%s\\naction=%s\\nstatus=pending\\nnote=%s\\nby=%s\\n' "$ID" "$n" "$(date -u +%FT%TZ)" ${action} ${quote(note)} ${quote(by)} > "$S/history/$ID"; } 2>/dev/null || {
   rm -f "$S/history/$ID"; fleet_release; echo "cannot write $S/history (is the disk full, or read-only?); nothing changed" >&2; exit ${EXIT_NO_WRITE}
 }`
 }
@@ -222,8 +235,9 @@ export function armTimer(id: string, seconds: number, missing: string, scriptsWi
 ${prelude(id, settings)}
 sleep ${seconds}
 fleet_wait_idle ${scriptsWithinSec}
-fleet_wait "$S/armed/$ID.now" 30
-fleet_claim fired || mv "$S/armed/$ID.now" "$S/armed/$ID.fired" 2>/dev/null || exit 0
+# An undo from fleet that holds the claim is a script of the change: it is waited for, and its claim
+# taken over only once it is gone without giving it back.
+fleet_claim fired || { fleet_wait_idle ${scriptsWithinSec}; fleet_claim fired || mv "$S/armed/$ID.now" "$S/armed/$ID.fired" 2>/dev/null; } || exit 0
 if fleet_restore_saved; then
   fleet_status rolled-back ${quote(`${missing} within ${seconds}s; the host restored the previous ruleset`)}"$(fleet_kept_note)"
 else

@@ -148,8 +148,7 @@ export function changeStep(change: Change, s: ChangeSettings): ReadStep {
     // armed before anything changes, undoes a change nobody confirms.
     "trap '' HUP PIPE",
     prelude(s.changeId, change.commands),
-    `mkdir -p "$S/history" "$S/saved" "$S/applied" || { echo "cannot make $S; nothing changed" >&2; exit ${EXIT_NO_WRITE}; }`,
-    'fleet_busy',
+    `mkdir -p "$S/history" "$S/saved" "$S/applied" && fleet_busy || { echo "cannot write in $S (is /var/lib/fleet full, or read-only?); nothing changed" >&2; exit ${EXIT_NO_WRITE}; }`,
     `fleet_undo() {
   if fleet_restore_saved; then fleet_fail 12 "$1; the previous ruleset was restored$(fleet_kept_note)"; fi
   echo "$1, and restoring the previous ruleset failed: ${restoreFailed}" >&2
@@ -162,10 +161,10 @@ export function changeStep(change: Change, s: ChangeSettings): ReadStep {
     recordChange(change.action, oneLine(change.note), s.by),
     prune(s.keep),
     hostHook(f, 'save'),
-    `${orFail(f, 'save', 'out=$(iptables-save)')} && printf '%s\\n' "$out" > "$S/saved/$ID.v4" && ${completeTables('"$S/saved/$ID.v4"')} && ${encoded(docs.v4)} > "$S/applied/$ID.v4" || fleet_fail ${EXIT_NO_WRITE} 'cannot save the live ruleset (is /var/lib/fleet full, or read-only?); nothing changed'`,
+    `${orFail(f, 'save', 'out=$(iptables-save)')} && { printf '%s\\n' "$out" > "$S/saved/$ID.v4"; } 2>/dev/null && ${completeTables('"$S/saved/$ID.v4"')} && ${encoded(docs.v4)} > "$S/applied/$ID.v4" || fleet_fail ${EXIT_NO_WRITE} 'cannot save the live ruleset (is /var/lib/fleet full, or read-only?); nothing changed'`,
     ...(v6
       ? [
-          `out=$(ip6tables-save) && printf '%s\\n' "$out" > "$S/saved/$ID.v6" && ${completeTables('"$S/saved/$ID.v6"')} && ${encoded(docs.v6!)} > "$S/applied/$ID.v6" || fleet_fail ${EXIT_NO_WRITE} 'cannot save the live IPv6 ruleset (is /var/lib/fleet full, or read-only?); nothing changed'`,
+          `out=$(ip6tables-save) && { printf '%s\\n' "$out" > "$S/saved/$ID.v6"; } 2>/dev/null && ${completeTables('"$S/saved/$ID.v6"')} && ${encoded(docs.v6!)} > "$S/applied/$ID.v6" || fleet_fail ${EXIT_NO_WRITE} 'cannot save the live IPv6 ruleset (is /var/lib/fleet full, or read-only?); nothing changed'`,
         ]
       : []),
     // The undo restores the saved rulesets: one that iptables-restore would not take back (a rule
@@ -214,7 +213,7 @@ function oneLine(text: string): string {
 // read-only) puts every boot file back as it was rather than leave them half new.
 function persistPrepare(change: Change, f: Fault | undefined): string {
   const write = (save: string, file: string) =>
-    `out=$(${save}) && printf '%s\\n' "$out" > ${file}.fleet-new && { [ ! -e ${file} ] || ln -f ${file} ${file}.fleet-old; }`
+    `out=$(${save}) && { printf '%s\\n' "$out" > ${file}.fleet-new; } 2>/dev/null && { [ ! -e ${file} ] || ln -f ${file} ${file}.fleet-old; }`
   const writes = bootFiles(change).map((file, i) => write(i === 0 ? 'iptables-save' : 'ip6tables-save', file))
   return [
     hostHook(f, 'persist'),
@@ -274,6 +273,8 @@ function settleChange(changeId: string, change: Change, status: 'confirmed' | 'a
     'fleet_busy',
     status === 'confirmed' ? hostHook(fault, 'confirm') : '',
     ...(persist ? [`fleet_persist_failed() { echo '${CANNOT_PERSIST}; ${what}' >&2; exit ${EXIT_NO_WRITE}; }`, persistUndo(), persistPrepare(change, fault)] : []),
+    // Claimed, the change is this script's to finish: timeout(1) must not stop it half way.
+    "trap '' TERM INT",
     `fleet_claim done || { rm -f /etc/iptables/rules.v?.fleet-new /etc/iptables/rules.v?.fleet-old; echo 'too late: the timer has already restored the previous ruleset' >&2; exit ${EXIT_TOO_LATE}; }`,
     'fleet_stop_timer',
     // The timer is stopped: a boot file that cannot be put in place is undone here, now.
@@ -288,8 +289,9 @@ function settleChange(changeId: string, change: Change, status: 'confirmed' | 'a
 // Undo change <id> now, rather than wait for the timer (verification failed, confirmation could
 // not be made, an answer was lost). It waits up to `waitSec` for any script of the change still
 // running (a load that goes on after the connection dropped) and undoes nothing while one does
-// (exit EXIT_STILL_RUNNING); then claims the change like the confirmation would; restores and
-// checks the result; and only then stops the timer. If the restore fails it gives the claim back,
+// (exit EXIT_STILL_RUNNING); then, as a script of the change itself (the timer and other undos wait
+// for it) that timeout(1) cannot stop half way, claims the change like the confirmation would;
+// restores and checks the result; and only then stops the timer. If the restore fails it gives the claim back,
 // so the timer tries again. If the change had already settled (confirmed, or undone by the timer)
 // it undoes nothing and prints the host's record instead (exit EXIT_SETTLED).
 export function restoreNowStep(changeId: string, settings: readonly CommandTask[], reason: string, waitSec: number, fault?: Fault): ReadStep {
@@ -300,7 +302,9 @@ export function restoreNowStep(changeId: string, settings: readonly CommandTask[
     title: 'restore the ruleset saved before the change',
     script: `trap '' HUP PIPE
 ${prelude(changeId, settings)}
-fleet_wait_idle ${waitSec} || { echo 'a script of the change still runs on the host (a slow load?); nothing was undone yet' >&2; exit ${EXIT_STILL_RUNNING}; }
+fleet_wait_idle ${waitSec} || { echo 'a script of the change still runs on the host (a slow load, or its confirmation?); nothing was undone yet' >&2; exit ${EXIT_STILL_RUNNING}; }
+fleet_busy
+trap '' TERM INT
 fleet_settled() { ${sectionStart(marks, 'settled')}; printf 'status=%s\\nreason=%s\\n' "$(fleet_field status)" "$(fleet_field reason)"; exit ${EXIT_SETTLED}; }
 if fleet_claim now; then
   if ${restore}; then fleet_stop_timer; ${restored('exit 0')}; fi

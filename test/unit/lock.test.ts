@@ -1,7 +1,7 @@
 // The host lock's shell, run for real (dash, a scratch state directory): many runs racing for a
 // lock that has expired must end with exactly one holder, and nobody's lock taken from under them.
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -71,14 +71,23 @@ describe('the host lock', () => {
     expect(await runner(dir, 2)).toBe(0)
   })
 
-  it('is not taken over while a script of its change runs; a pid from another boot holds nothing', async () => {
+  it('is not taken over while a script of its change runs; a pid from another boot, or reused, holds nothing', async () => {
     const dir = expiredLock()
     const script = running(['/bin/sh', '-c', 'sleep 30'])
     const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
-    writeFileSync(path.join(dir, `busy.${OWNER}`), `${script.pid} ${boot}\n`)
+    // The process's start, in clock ticks since boot (field 22 of /proc/<pid>/stat).
+    const started = readFileSync(`/proc/${script.pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[19]
+    const busy = path.join(dir, `busy.${OWNER}.${script.pid}`)
+    writeFileSync(busy, `${boot} ${started}\n`)
     expect(await runner(dir, 1)).toBe(20)
-    writeFileSync(path.join(dir, `busy.${OWNER}`), `${script.pid} another-boot\n`)
+    // The same pid, but another process (one that started at another moment).
+    writeFileSync(busy, `${boot} ${Number(started) - 1}\n`)
     expect(await runner(dir, 2)).toBe(0)
+    rmSync(path.join(dir, 'lock'), { recursive: true })
+    writeFileSync(busy, `another-boot ${started}\n`)
+    mkdirSync(path.join(dir, 'lock'))
+    writeFileSync(path.join(dir, 'lock/owner'), `id=${OWNER}\nsince=1\nexpires=2\nby=ghost\n`)
+    expect(await runner(dir, 3)).toBe(0)
     await script.stop()
   })
 })
