@@ -27,6 +27,8 @@ const history = async () => {
   return (JSON.parse(ran.stdout) as { hosts: { entries: { id: string; action: string; status: string; note: string }[] }[] }).hosts[0]!.entries
 }
 const FORWARD = 'set back: set net.ipv4.ip_forward = 1'
+const EMPTY = ['*raw', ':PREROUTING ACCEPT', ':OUTPUT ACCEPT', 'COMMIT', '*mangle', ':PREROUTING ACCEPT', ':INPUT ACCEPT', ':FORWARD ACCEPT', ':OUTPUT ACCEPT', ':POSTROUTING ACCEPT', 'COMMIT',
+  '*nat', ':PREROUTING ACCEPT', ':INPUT ACCEPT', ':OUTPUT ACCEPT', ':POSTROUTING ACCEPT', 'COMMIT', '*filter', ':INPUT ACCEPT', ':FORWARD ACCEPT', ':OUTPUT ACCEPT', 'COMMIT', ''].join('\\n')
 
 beforeAll(() => {
   labUp()
@@ -37,6 +39,8 @@ afterAll(() => labDown())
 
 describe('fleet rollback, on a router whose change turned forwarding on', () => {
   it('sets forwarding back off with the rulesets, and names the setting the role cannot undo', async () => {
+    // A fresh router: every table empty, nothing filtered, no forwarding.
+    expect(onHost('router01', `printf '${EMPTY}' | iptables-restore`).code).toBe(0)
     set('net.ipv4.ip_forward', '0')
     set('net.ipv4.conf.all.log_martians', '0')
     const before = rulesetOf('router01')
