@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { settingHolds } from '../../src/apply/host-facts.ts'
 import type { HistoryEntry } from '../../src/history/entries.ts'
 import { leftAsTheyAre, setBack, setBackCommand, undoneChanges, valuesBefore } from '../../src/history/set-back.ts'
 import { settingKey } from '../../src/remote/host-state.ts'
@@ -69,6 +70,23 @@ describe('the settings a rollback sets back', () => {
     const result = setBack([], [forward, martians], settingKey)
     expect(result).toEqual({ commands: [], noUndo: [], notInRole: [] })
     expect(leftAsTheyAre(result)).toBe('')
+  })
+})
+
+// The facts step's verdict must be the change script's ([ "$(check)" = want ]): a rollback whose
+// settings already hold their old values changes nothing, and one whose do not is no 'unchanged'.
+describe('whether a setting holds a value read from the host', () => {
+  it.each([
+    ['0', '0', true],
+    ['', '', true],
+    ['a\nb', 'a\nb', true],
+    [' 32768\t60999 ', ' 32768\t60999 ', true],
+    ['1\n', '1', true],
+    ['a\nb', 'a', false],
+    ['x', ' x', false],
+    ['1', '', false],
+  ])('check printed %j, want %j: %s', (printed, want, holds) => {
+    expect(settingHolds(printed, want)).toBe(holds)
   })
 })
 
