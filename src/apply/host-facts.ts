@@ -128,11 +128,15 @@ export function readFacts(change: Change, sections: Sections): HostFacts {
     liveSum: text('live-sum').trim(),
     v4: familyFacts('ipv4', text('live'), text('desired'), patterns),
     ...(v6 && { v6: familyFacts('ipv6', text('live6'), text('desired6'), patterns) }),
-    settingsToChange: change.commands.flatMap((c, i) => (text(`check-${i}`).trim() === c.want ? [] : [i])),
+    settingsToChange: change.commands.flatMap((c, i) => (settingHolds(text(`check-${i}`), c.want) ? [] : [i])),
     ...otherFirewalls(backend, change.host.persist, sections),
     ...inProgress(text('pending')),
   }
 }
+
+// Whether a setting's check printed `want`: as the change script compares it (trailing newlines
+// dropped; a rollback's want is a value read from the host, with any blanks it had), or trimmed.
+export const settingHolds = (printed: string, want: string) => printed.replace(/\n+$/, '') === want || printed.trim() === want
 
 // The facts step's `pending` section: id=, by=, since=, expires= of a lock that holds; armed=<id> for
 // every change whose timer runs.

@@ -78,7 +78,7 @@ or changes pending (apply --check), 70 internal error (a bug in fleet), 130 inte
 
   const rollback = cli
     .command('rollback')
-    .description('restore, on each selected host, the ruleset saved before its newest change (or before change --to ID)')
+    .description('restore, on each selected host, the ruleset saved before its newest change (or before change --to ID), and set back the host settings those changes made')
   selection(rollback)
     .option('--to <id>', 'restore the ruleset that was live before change ID (see fleet history)')
     .option('-n, --dry-run', 'print the commands a rollback would run, without connecting')

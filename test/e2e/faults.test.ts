@@ -291,7 +291,7 @@ async function runCell(cell: KindCell, slot: Slot): Promise<Result> {
   if (fresh.length === 0 && side !== oldSide) problems.push('no history entry, yet the host holds the new rulesets')
   if (lock !== '' && Number(lock) > Date.now() / 1000 + 200) problems.push(`the lock does not expire soon (expires ${lock})`)
   if (now.units !== '') problems.push(`systemd units of fleet left behind: ${now.units}`)
-  // A rollback restores rulesets only; an apply's undo sets the host setting back too.
+  // A rollback (to A, whose role has no such setting) leaves it; an apply's undo sets it back too.
   const martians = cell.command === 'rollback' || side === oldSide ? '0' : '1'
   if (side !== 'mix' && now.martians !== martians) problems.push(`the host holds the ${side === newSide ? 'new' : 'old'} rulesets, but log_martians=${now.martians}`)
 

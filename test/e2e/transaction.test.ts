@@ -6,6 +6,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { quote } from '../../src/shell/quote.ts'
 import { fleet, fleetProcess } from '../helpers/cli.ts'
+import { ROUTER_MARTIANS } from '../helpers/router-roles.ts'
 import { asConfiguration, LAB, labDown, labInventory, labRoles, labUp, onHost, ROOT, rulesetOf } from '../helpers/lab.ts'
 
 type HostReport = { host: string; outcome: string; detail?: string; changeId?: string }
@@ -48,14 +49,7 @@ export default {
   description: 'the router, with one more port open',
   tasks: (ctx) => [...router.tasks(ctx), ctx.task('accept 4445', async ($) => { await $\`iptables -A INPUT -p tcp --dport 4445 -j ACCEPT\` })],
 }\n`,
-  // A host setting whose role says how to check and make it, but not how to undo it.
-  'router-martians': `import router from '${ROOT}/roles/router.ts'
-export default {
-  description: 'the router, logging martians',
-  tasks: (ctx) => [...router.tasks(ctx), ctx.task('log martians', async ($) => {
-    await ctx.ensure({ check: $\`sysctl -n net.ipv4.conf.all.log_martians\`, want: '1', run: $\`sysctl -q -w net.ipv4.conf.all.log_martians=1\` })
-  })],
-}\n`,
+  'router-martians': ROUTER_MARTIANS,
 }
 const routerArgs = (routerRole: string, confirmSec: number) =>
   ['apply', '-i', labInventory('', { roles: labRoles('transaction-roles', ROUTER_ROLES), routerRole }), '--limit', 'router01', '--json', '--confirm-timeout', String(confirmSec)]
