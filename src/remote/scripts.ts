@@ -141,6 +141,20 @@ export function changeStep(change: Change, s: ChangeSettings): ReadStep {
   const restoreFailed = `the host's timer stays armed and tries again within ${s.confirmSec}s`
   const load = (tool: string, file: string, what: string) =>
     `if ! err=$(${tool} -w ${XTABLES_WAIT_SEC} "${file}" 2>&1); then fleet_undo "${tool} rejected the ${what} part way ($(printf '%s' "$err" | grep -v '^Try ' | tr '\\n' ' '))"; fi`
+  const loads = [
+    hostHook(f, 'load-raw'),
+    load('iptables-restore', '$S/applied/$ID.v4', 'ruleset'),
+    ...(v6 ? [hostHook(f, 'load6'), load('ip6tables-restore', '$S/applied/$ID.v6', 'IPv6 ruleset')] : []),
+  ]
+  // Each setting's value before the change is kept for the undo, before the setting is made.
+  const settings = [
+    hostHook(f, 'settings'),
+    ...change.commands.map(
+      (c) =>
+        `v=$(${c.check}) || fleet_undo ${quote(`cannot read "${c.title}" before changing it`)}
+[ "$v" = ${quote(c.want)} ] || { printf '%s\\n' "$v" > ${settingRecord(c)} || fleet_undo ${quote(`cannot keep the value of "${c.title}" before changing it (is /var/lib/fleet full, or read-only?)`)}; ${orFail(f, 'settings', c.run)} || fleet_undo ${quote(`failed: ${c.title}`)}; }`,
+    ),
+  ]
   const lines = [
     'set -u',
     'umask 077',
@@ -178,16 +192,9 @@ export function changeStep(change: Change, s: ChangeSettings): ReadStep {
     extendLock(s.confirmSec + LOCK_BEYOND_TIMER_SEC),
     hostHook(f, 'arm'),
     `${orFail(f, 'arm', 'fleet_arm')} && fleet_extend || fleet_fail 14 'cannot arm the timer that undoes an unconfirmed change (is /var/lib/fleet full, or read-only?); nothing changed'`,
-    hostHook(f, 'load-raw'),
-    load('iptables-restore', '$S/applied/$ID.v4', 'ruleset'),
-    ...(v6 ? [hostHook(f, 'load6'), load('ip6tables-restore', '$S/applied/$ID.v6', 'IPv6 ruleset')] : []),
-    hostHook(f, 'settings'),
-    // Each setting's value before the change is kept for the undo, before the setting is made.
-    ...change.commands.map(
-      (c) =>
-        `v=$(${c.check}) || fleet_undo ${quote(`cannot read "${c.title}" before changing it`)}
-[ "$v" = ${quote(c.want)} ] || { printf '%s\\n' "$v" > ${settingRecord(c)} || fleet_undo ${quote(`cannot keep the value of "${c.title}" before changing it (is /var/lib/fleet full, or read-only?)`)}; ${orFail(f, 'settings', c.run)} || fleet_undo ${quote(`failed: ${c.title}`)}; }`,
-    ),
+    // An apply loads the rules before the settings they filter for (forwarding goes on once FORWARD
+    // has its rules); a rollback sets settings back first (forwarding goes off before those rules go).
+    ...(change.action === 'rollback' ? [...settings, ...loads] : [...loads, ...settings]),
     section(marks, 'after', 'iptables-save'),
     section(marks, 'saved', 'cat "$S/saved/$ID.v4"'),
     ...(v6 ? [section(marks, 'after6', 'ip6tables-save'), section(marks, 'saved6', 'cat "$S/saved/$ID.v6"')] : []),

@@ -62,6 +62,15 @@ describe('remote scripts', async () => {
     }
   })
 
+  it('makes an apply\'s settings after its load, and sets a rollback\'s back before it (forwarding never on without its rules)', () => {
+    const order = (action: 'apply' | 'rollback') => {
+      const script = changeStep({ ...router, action }, { ...settings, confirmSec: 30, confirmFresh: true }).script
+      return script.indexOf('sysctl -q -w net.ipv4.ip_forward=1') < script.indexOf('-w 30 "$S/applied/$ID.v4"') ? 'settings first' : 'load first'
+    }
+    expect(order('apply')).toBe('load first')
+    expect(order('rollback')).toBe('settings first')
+  })
+
   it('quotes an id it reads from a host', () => {
     expect(readSavedStep('x;reboot').script).toContain("'/var/lib/fleet/saved/x;reboot.v4'")
   })
