@@ -6,7 +6,7 @@ import { chainCounts, managedTablesEqual, parseSave, UnreadableSave, type SavedR
 import { backendRules, bootFlushWarning, nativeTables, otherBackend, refusal, type OtherFirewall, type Telling } from '../plan/other-firewalls.ts'
 import { splitPreserved } from '../plan/preserve.ts'
 import type { Fault } from '../remote/fault.ts'
-import { factsStep, ruleCountStep } from '../remote/scripts.ts'
+import { factsStep, ruleCountStep } from '../remote/read-scripts.ts'
 import { parseSections, type Sections } from '../remote/sections.ts'
 import { HostError, type Session } from '../remote/transport.ts'
 import type { Family } from '../roles/types.ts'

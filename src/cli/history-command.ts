@@ -1,6 +1,6 @@
 // fleet history: the changes saved on each host, newest last.
 import { parseHistory, type HistoryEntry } from '../history/entries.ts'
-import { historyStep } from '../remote/scripts.ts'
+import { historyStep } from '../remote/read-scripts.ts'
 import { HostError } from '../remote/transport.ts'
 import { connectSpecs } from '../ssh/connect-spec.ts'
 import { EXIT } from './exit-codes.ts'

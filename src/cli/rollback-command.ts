@@ -8,7 +8,7 @@ import { leftAsTheyAre, setBack, setBackTask, undoneChanges, valuesBefore } from
 import { settingKey } from '../remote/host-state.ts'
 import { parseSettingRecords, settingRecordsStep } from '../remote/setting-records.ts'
 import type { CommandTask } from '../roles/types.ts'
-import { historyStep, readSavedStep } from '../remote/scripts.ts'
+import { historyStep, readSavedStep } from '../remote/read-scripts.ts'
 import { parseSections } from '../remote/sections.ts'
 import { InputError } from '../inventory/errors.ts'
 import { HostError, type Session } from '../remote/transport.ts'

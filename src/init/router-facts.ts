@@ -3,7 +3,7 @@
 // (`ip -j neigh`). All of it is text the router controls: only values that pass fleet's own
 // validators (src/net/values.ts) are kept, so nothing else can reach the inventory written from it.
 import { checkCidr, checkCidr6, checkHostName, checkInterface, checkIPv4, checkIPv6 } from '../net/values.ts'
-import type { ReadStep } from '../remote/scripts.ts'
+import type { ReadStep } from '../remote/step.ts'
 import { newMarks, parseSections, section, type Marks } from '../remote/sections.ts'
 
 export interface Address {

@@ -6,7 +6,7 @@
 // anyway. A record's value is host text, printed as data in a section of its own; only file names
 // whose key is fleet's (16 hex digits) are read.
 import { STATE_DIR } from './host-state.ts'
-import type { ReadStep } from './scripts.ts'
+import type { ReadStep } from './step.ts'
 import { parseSections, newMarks } from './sections.ts'
 import { quote } from '../shell/quote.ts'
 

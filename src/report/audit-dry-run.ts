@@ -2,7 +2,7 @@
 // dry run; nothing connects.
 import type { Change } from '../plan/change.ts'
 import { conntrackStep } from '../audit/audit-host.ts'
-import { factsStep } from '../remote/scripts.ts'
+import { factsStep } from '../remote/read-scripts.ts'
 import type { ConnectSpec } from '../ssh/connect-spec.ts'
 import { sshCommand, type DryRunHost } from './dry-run.ts'
 

@@ -2,7 +2,10 @@
 // Built from the same Step scripts the SSH transport sends; nothing here connects. Hosts are made
 // and written one at a time, so a plan of 20,000 hosts never exists as one string.
 import type { Change } from '../plan/change.ts'
-import { changeStep, confirmStep, factsStep, finishStep, type ChangeSettings, type Step } from '../remote/scripts.ts'
+import { changeStep, type ChangeSettings } from '../remote/change-script.ts'
+import { factsStep } from '../remote/read-scripts.ts'
+import { confirmStep, finishStep } from '../remote/settle-scripts.ts'
+import { type Step } from '../remote/step.ts'
 import { quote } from '../shell/quote.ts'
 import type { ConnectSpec } from '../ssh/connect-spec.ts'
 import { remoteCommand } from '../ssh/sudo.ts'

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { changeOf } from '../../src/plan/change.ts'
 import { factsDiff, gatherFacts, readFacts, rulesetsEqual } from '../../src/apply/host-facts.ts'
 import { loadBaselines, readInventory } from '../../src/cli/load.ts'
-import { factsStep } from '../../src/remote/scripts.ts'
+import { factsStep } from '../../src/remote/read-scripts.ts'
 import { parseSections } from '../../src/remote/sections.ts'
 import { HostError, type Session } from '../../src/remote/transport.ts'
 

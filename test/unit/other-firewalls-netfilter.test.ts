@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { changeOf } from '../../src/plan/change.ts'
 import { readFacts } from '../../src/apply/host-facts.ts'
 import { loadBaselines, readInventory } from '../../src/cli/load.ts'
-import { factsStep } from '../../src/remote/scripts.ts'
+import { factsStep } from '../../src/remote/read-scripts.ts'
 import { parseSections } from '../../src/remote/sections.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')

@@ -6,7 +6,9 @@ import { describe, expect, it } from 'vitest'
 import { changeOf } from '../../src/plan/change.ts'
 import { loadBaselines, readInventory } from '../../src/cli/load.ts'
 import { FAULT_KINDS, FAULT_STEPS } from '../../src/remote/fault.ts'
-import { changeStep, confirmStep, factsStep, finishStep, historyStep, readSavedStep, restoreNowStep } from '../../src/remote/scripts.ts'
+import { changeStep } from '../../src/remote/change-script.ts'
+import { factsStep, historyStep, readSavedStep } from '../../src/remote/read-scripts.ts'
+import { confirmStep, finishStep, restoreNowStep } from '../../src/remote/settle-scripts.ts'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 
