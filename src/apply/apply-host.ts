@@ -14,7 +14,7 @@ import { parseSections } from '../remote/sections.ts'
 import { HostError, type RemoteResult, type Session } from '../remote/transport.ts'
 import type { HostDone, Outcome, RunEvent } from './events.ts'
 import type { Change } from '../plan/change.ts'
-import { busy, factsDiff, families, gatherFacts, heldBack, othersReport, readSave, rulesetsEqual, type FamilyFacts, type HostFacts } from './host-facts.ts'
+import { busy, factsDiff, families, gatherFacts, heldBack, otherDifferences, othersReport, readSave, rulesetsEqual, type FamilyFacts, type HostFacts } from './host-facts.ts'
 
 export interface HostRun {
   readonly session: Session
@@ -92,11 +92,13 @@ export async function changeHost(run: HostRun, wanted: Change): Promise<HostDone
   if (held !== undefined) return { kind: 'host-done', host, outcome: 'failed', backend: facts.backend, detail: held, ...others }
   const change = forHost(wanted, facts)
   const rulesChange = !rulesetsEqual(facts)
-  if (!rulesChange && facts.settingsToChange.length === 0) {
+  // Boot files that would load another ruleset are put right by a change like any other: the same
+  // rulesets loaded again (atomically), confirmed, and persisted.
+  const changedSettings = otherDifferences(facts, change)
+  if (!rulesChange && changedSettings.length === 0) {
     return { kind: 'host-done', host, outcome: 'unchanged', backend: facts.backend, ...others }
   }
   const diff = rulesChange ? factsDiff(facts) : []
-  const changedSettings = facts.settingsToChange.map((i) => change.commands[i]!.title)
   const done: HostDone = { kind: 'host-done', host, outcome: 'changed', backend: facts.backend, diff, settings: changedSettings, changeId: settings.changeId, ...others }
   // The host arms its timer after this moment: it cannot fire before `fires`.
   const fires = Date.now() + settings.confirmSec * 1000

@@ -29,6 +29,9 @@ export interface HostFacts {
   readonly v6?: FamilyFacts
   // Indexes of the change's host settings that differ from what it wants.
   readonly settingsToChange: readonly number[]
+  // With persist: the boot files that would not load the change's rulesets at boot (missing,
+  // unreadable, or another ruleset: edited by hand, or left by a change that never finished).
+  readonly bootStale: readonly string[]
   // Rules outside the tables fleet manages that also filter traffic (the other iptables backend,
   // native nftables), and what the operator should know about the host.
   readonly others: readonly OtherFirewall[]
@@ -123,15 +126,44 @@ export function readFacts(change: Change, sections: Sections): HostFacts {
   }
   const patterns = change.host.preserve
   const backend = /\((nf_tables|legacy)\)/.exec(text('backend'))?.[1] ?? 'unknown'
+  const v4Facts = familyFacts('ipv4', text('live'), text('desired'), patterns)
+  const v6Facts = v6 ? familyFacts('ipv6', text('live6'), text('desired6'), patterns) : undefined
   return {
     backend,
     liveSum: text('live-sum').trim(),
-    v4: familyFacts('ipv4', text('live'), text('desired'), patterns),
-    ...(v6 && { v6: familyFacts('ipv6', text('live6'), text('desired6'), patterns) }),
+    v4: v4Facts,
+    ...(v6Facts && { v6: v6Facts }),
     settingsToChange: change.commands.flatMap((c, i) => (settingHolds(text(`check-${i}`), c.want) ? [] : [i])),
+    bootStale: change.host.persist ? staleBootFiles(sections, patterns, v6Facts ? [v4Facts, v6Facts] : [v4Facts]) : [],
     ...otherFirewalls(backend, change.host.persist, sections),
     ...inProgress(text('pending')),
   }
+}
+
+// The boot files that do not hold the change's rulesets in the tables fleet manages (preserved
+// chains are whatever they were when last persisted).
+function staleBootFiles(sections: Sections, patterns: readonly string[], families: readonly { family: Family; desired: SavedRuleset }[]): string[] {
+  return families.flatMap(({ family, desired }) => {
+    const [name, file] = family === 'ipv4' ? ['boot4', '/etc/iptables/rules.v4'] : ['boot6', '/etc/iptables/rules.v6']
+    if (sections.status.get(name) !== 0) return [file]
+    let boot: SavedRuleset
+    try {
+      boot = parseSave(sections.text.get(name) ?? '')
+    } catch (error) {
+      if (error instanceof UnreadableSave) return [file]
+      throw error
+    }
+    return managedTablesEqual(splitPreserved(boot, patterns).kept, desired) ? [] : [file]
+  })
+}
+
+// What differs outside the live rulesets, for people: each host setting by its title, each boot
+// file that a reboot would load another ruleset from.
+export function otherDifferences(facts: HostFacts, change: Change): string[] {
+  return [
+    ...facts.settingsToChange.map((i) => change.commands[i]!.title),
+    ...facts.bootStale.map((file) => `boot file ${file}: holds another ruleset than the baseline (a reboot would load it)`),
+  ]
 }
 
 // Whether a setting's check printed `want`: as the change script compares it (trailing newlines

@@ -1,6 +1,6 @@
 // One host's audit: read-only. It reads the live ruleset, the baseline in the host's normal form,
 // the host settings and conntrack; it never writes, never locks, never arms a timer.
-import { families, gatherFacts, inProgressText, othersReport } from '../apply/host-facts.ts'
+import { families, gatherFacts, inProgressText, otherDifferences, othersReport } from '../apply/host-facts.ts'
 import type { DiffEntry } from '../plan/diff.ts'
 import type { Change } from '../plan/change.ts'
 import { diffRulesets } from '../plan/diff.ts'
@@ -52,7 +52,7 @@ export async function auditHost(session: Session, change: Change, emit: (e: RunE
     const preserved = [...f.preserved].flatMap(([table, lines]) => lines.map((line) => ({ table, chain: chainOf(line), line })))
     foreign.push(...[...preserved, ...split.foreign].map((x) => ({ ...x, table: `${prefix}${x.table}` })))
   }
-  const settings = facts.settingsToChange.map((i) => change.commands[i]!.title)
+  const settings = otherDifferences(facts, change)
   emit({ kind: 'step', host, step: 'reading conntrack' })
   const { internal, internal6 } = change.host.network
   const conntrack = await readConntrack(session, [internal, internal6].filter((p): p is string => p !== undefined))

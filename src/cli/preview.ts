@@ -1,6 +1,6 @@
 // What a change would do on each host, read from the hosts themselves (read-only, like an audit):
 // before the last yes/no on a terminal (the preview), and as `fleet apply --check`.
-import { busy, factsDiff, gatherFacts, heldBack, othersReport, rulesetsEqual } from '../apply/host-facts.ts'
+import { busy, factsDiff, gatherFacts, heldBack, otherDifferences, othersReport, rulesetsEqual } from '../apply/host-facts.ts'
 import type { Change } from '../plan/change.ts'
 import { HostError, type Session } from '../remote/transport.ts'
 import type { HostDone } from '../apply/events.ts'
@@ -24,7 +24,7 @@ export async function pendingChange(session: Session, change: Change): Promise<H
   const held = heldBack(change, facts, 'ahead')
   if (held !== undefined) return { ...known, outcome: 'failed', detail: held }
   const same = rulesetsEqual(facts)
-  const settings = facts.settingsToChange.map((i) => change.commands[i]!.title)
+  const settings = otherDifferences(facts, change)
   return { ...known, outcome: same && settings.length === 0 ? 'unchanged' : 'changed', diff: same ? [] : factsDiff(facts), settings }
 }
 

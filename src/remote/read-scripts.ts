@@ -54,6 +54,10 @@ export function factsStep(change: Change, fault?: Fault): ReadStep {
         ]
       : []),
     ...change.commands.map((c, i) => section(marks, `check-${i}`, `${c.check} 2>&1`)),
+    // What a reboot would load (netfilter-persistent), where the host is to keep its rulesets.
+    ...(change.host.persist
+      ? [section(marks, 'boot4', 'cat /etc/iptables/rules.v4'), ...(change.document6 !== undefined ? [section(marks, 'boot6', 'cat /etc/iptables/rules.v6')] : [])]
+      : []),
     ...otherFirewallSections(marks),
     // A change another run has in progress (its timer may yet undo what is live).
     section(marks, 'pending', changeInProgress()),

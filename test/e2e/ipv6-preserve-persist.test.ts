@@ -181,4 +181,21 @@ describe('rules that survive a reboot', () => {
     expect(rulesetOf('web01')).toContain('-A INPUT -s 198.18.0.0/24 -j ACCEPT')
     expect(files('web01')).toEqual(confirmed)
   })
+
+  it('are put right when they hold another ruleset: audit says so, apply persists the baseline again', async () => {
+    const persisted = labInventory(internalHost('web01', '198.18.0.11').replace('    role: internal-server\n', '    role: internal-server\n    persist: true\n'), { roles })
+    expect(parse((await fleet(['apply', '-i', persisted, '--limit', 'web01', '--json'])).stdout).hosts[0]?.outcome).toMatch(/^(changed|unchanged)$/)
+    const good = files('web01')
+    // The live rulesets are the baseline; the boot file is not (edited by hand, or left behind).
+    expect(onHost('web01', "sed -i '/-j DROP/d' /etc/iptables/rules.v4").code).toBe(0)
+    const stale = 'boot file /etc/iptables/rules.v4: holds another ruleset than the baseline (a reboot would load it)'
+    const audited = await fleet(['audit', '-i', persisted, '--limit', 'web01', '--json'])
+    expect(audited.code).toBe(3)
+    expect(parse(audited.stdout).hosts[0]).toMatchObject({ outcome: 'drift', settings: [stale], diff: [] })
+    const applied = await fleet(['apply', '-i', persisted, '--limit', 'web01', '--json'])
+    expect(parse(applied.stdout).hosts[0]).toMatchObject({ outcome: 'changed', settings: [stale] })
+    expect(files('web01')).toEqual(good)
+    expect((await fleet(['audit', '-i', persisted, '--limit', 'web01', '--json'])).code).toBe(0)
+    expect(parse((await fleet(['apply', '-i', persisted, '--limit', 'web01', '--json'])).stdout).hosts[0]?.outcome).toBe('unchanged')
+  })
 })
