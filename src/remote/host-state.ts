@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto'
 import { BUILTIN_CHAINS } from '../render/ruleset.ts'
 import type { CommandTask } from '../roles/types.ts'
 import { quote } from '../shell/quote.ts'
+import { encoded } from './step.ts'
 
 export const STATE_DIR = '/var/lib/fleet'
 export const EXIT_BUSY = 20
@@ -225,14 +226,14 @@ export function extendLock(ttlSec: number): string {
 // may kill what a session leaves behind), else detached with setsid; either way neither the SSH
 // session ending nor fleet dying stops it. fleet_arm fails unless the timer is really running.
 // It never acts while a script of the change still runs, for up to `scriptsWithinSec` (the longest
-// a script can run): a load slower than the timeout would otherwise land after the restore. An undo from fleet holds armed/<id>.now while it restores; the
-// timer waits for it, and takes over if it gives the claim back (its restore failed) or never
-// finishes.
+// a script can run): a load slower than the timeout would otherwise land after the restore. An
+// undo from fleet holds armed/<id>.now while it restores; the timer waits for it, and takes over if
+// it gives the claim back (its restore failed) or never finishes.
 // `missing`: what the history says did not happen in time ("not confirmed").
 export function armTimer(id: string, seconds: number, missing: string, scriptsWithinSec: number, settings: readonly CommandTask[]): string {
-  return `fleet_arm() {
-  mkdir -p "$S/armed" && cat > "$S/armed/$ID.sh" <<'FLEET_TIMER_EOF' && date +%s > "$S/armed/$ID" || return 1
-${prelude(id, settings)}
+  // Its text carries host data (a rollback's setting values, quoted), so it travels base64-encoded
+  // like every document: no line of it can end a heredoc early.
+  const timer = `${prelude(id, settings)}
 sleep ${seconds}
 fleet_wait_idle ${scriptsWithinSec}
 # An undo from fleet that holds the claim is a script of the change: it is waited for, and its claim
@@ -241,11 +242,13 @@ fleet_claim fired || { fleet_wait_idle ${scriptsWithinSec}; fleet_claim fired ||
 if fleet_restore_saved; then
   fleet_status rolled-back ${quote(`${missing} within ${seconds}s; the host restored the previous ruleset`)}"$(fleet_kept_note)"
 else
-  fleet_status failed ${quote(`${missing} within ${seconds}s, and restoring the previous ruleset failed: the host may hold parts of both`)}
+  fleet_status failed ${quote(`${missing} within ${seconds}s, and restoring the previous ruleset failed: the host may hold parts of both`)}"$(fleet_kept_note)"
 fi
 fleet_release
 rm -f "$S/armed/$ID" "$S/armed/$ID".*
-FLEET_TIMER_EOF
+`
+  return `fleet_arm() {
+  mkdir -p "$S/armed" && ${encoded(timer)} > "$S/armed/$ID.sh" && date +%s > "$S/armed/$ID" || return 1
   if [ -d /run/systemd/system ] && systemd-run --quiet --collect --unit "fleet-timer-$ID" sh "$S/armed/$ID.sh" 2>/dev/null; then
     echo "fleet-timer-$ID" > "$S/armed/$ID.unit" && systemctl is-active --quiet "fleet-timer-$ID"
   else

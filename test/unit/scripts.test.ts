@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest'
 import { changeOf } from '../../src/plan/change.ts'
 import { loadBaselines, readInventory } from '../../src/cli/load.ts'
 import { FAULT_KINDS, FAULT_STEPS } from '../../src/remote/fault.ts'
+import { quote } from '../../src/shell/quote.ts'
 import { changeStep } from '../../src/remote/change-script.ts'
 import { factsStep, historyStep, readSavedStep } from '../../src/remote/read-scripts.ts'
 import { confirmStep, finishStep, restoreNowStep } from '../../src/remote/settle-scripts.ts'
@@ -59,8 +60,8 @@ describe('remote scripts', async () => {
       expect(parses(script)).toBe('ok')
       const lines = new Set(script.split('\n'))
       expect(['FLEET_RULESET_EOF', 'touch /tmp/pwned #" -j ACCEPT', "'$(reboot)'"].filter((l) => lines.has(l))).toEqual([])
-      // The only heredoc left is the timer's script, fleet's own text.
-      expect(script.match(/<<\S*/g) ?? []).toEqual(script.includes('fleet_arm') ? ["<<'FLEET_TIMER_EOF'"] : [])
+      // No heredoc at all: the timer's script travels encoded too.
+      expect(script.match(/<<\S*/g) ?? []).toEqual([])
     }
   })
 
@@ -71,6 +72,16 @@ describe('remote scripts', async () => {
     }
     expect(order('apply')).toBe('load first')
     expect(order('rollback')).toBe('settings first')
+  })
+
+  it("carries a rollback's setting values (host text) as data, in the change and in its timer", () => {
+    const hostile = "x\nFLEET_TIMER_EOF\ntouch /tmp/pwned\n'$(reboot)'"
+    const setting = { kind: 'command' as const, title: 'set back: knob', check: 'cat /proc/sys/knob', want: hostile, run: 'true', undo: 'tee /proc/sys/knob' }
+    const script = changeStep({ ...router, action: 'rollback', commands: [setting] }, { ...settings, confirmSec: 30, confirmFresh: true }).script
+    expect(parses(script)).toBe('ok')
+    // The value is there only as one single-quoted word, and nothing can end a heredoc: there is none.
+    expect(script.match(/<<\S*/g) ?? []).toEqual([])
+    expect(script.split(quote(hostile)).join('')).not.toMatch(/FLEET_TIMER_EOF|pwned|reboot/)
   })
 
   it('quotes an id it reads from a host', () => {
