@@ -9,7 +9,7 @@ import { renderWithPreserved, splitPreserved } from '../plan/preserve.ts'
 import { faultIs, killDuring, killNow } from '../remote/fault.ts'
 import { EXIT_BUSY, EXIT_CONFLICT, EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_STILL_RUNNING, EXIT_TOO_LATE, XTABLES_WAIT_SEC } from '../remote/host-state.ts'
 import { changeStep, type ChangeSettings } from '../remote/change-script.ts'
-import { confirmStep, finishStep, restoreNowStep } from '../remote/settle-scripts.ts'
+import { confirmStep, finishStep, restoreNowStep, TIMER_ACTS_WITHIN_SEC } from '../remote/settle-scripts.ts'
 import { parseSections } from '../remote/sections.ts'
 import { HostError, type RemoteResult, type Session } from '../remote/transport.ts'
 import type { HostDone, Outcome, RunEvent } from './events.ts'
@@ -33,7 +33,7 @@ const CONFIRM_MARGIN_MS = 500
 const MIN_CONNECT_MS = 500
 // What an undo may take once nothing else of the change runs: the wait for the timer's own restore
 // (20s), a restore of each family (each waits for the xtables lock 30s at most), host settings.
-const UNDO_WORK_SEC = 40 + 2 * XTABLES_WAIT_SEC
+const UNDO_WORK_SEC = TIMER_ACTS_WITHIN_SEC + 2 * XTABLES_WAIT_SEC + 20
 
 // A host without IPv6 is not an error: its change leaves ip6tables out. Chains the host preserves
 // go into the documents as they are live now (a rollback too: not as they were when it was saved).
@@ -203,15 +203,22 @@ async function openedWithin(opening: Promise<Session>, ms: number): Promise<Sess
 // nothing, and fleet asks again.
 async function settle(run: HostRun, change: Change, problem: string, undone: Outcome, deadline: number): Promise<{ outcome: Outcome; detail: string }> {
   const remainingSec = () => Math.max(5, Math.min(40, Math.ceil((deadline - Date.now()) / 1000)))
-  let stillRunning = false
+  // Why the host has not settled the change yet, when it said so: fleet asks again.
+  let notYet: string | undefined
   const attempt = async (session: Session) => {
     const waitSec = remainingSec()
-    const step = restoreNowStep(run.settings.changeId, change.commands, problem, waitSec, run.settings.fault)
+    const step = restoreNowStep(run.settings.changeId, change, problem, waitSec, run.settings.fault)
     const result = await answered(session.run(step.script, { timeoutSec: waitSec + UNDO_WORK_SEC }))
     if ('lost' in result) return undefined
-    stillRunning = result.code === EXIT_STILL_RUNNING
     const text = parseSections(result.stdout, step.marks).text
-    return stillRunning ? undefined : settled(result, text.get('settled') ?? '', problem, undone, text.get('kept') ?? '')
+    const record = text.get('settled') ?? ''
+    notYet =
+      result.code === EXIT_STILL_RUNNING
+        ? 'a script of the change still ran on the host when fleet stopped waiting (a slow load, or its confirmation); how the change ends is up to the host (its timer undoes it unless confirmed)'
+        : result.code === EXIT_SETTLED && /^status=pending$/m.test(record)
+          ? "the change was still pending on the host (fleet could not undo it itself; its timer undoes it unless confirmed)"
+          : undefined
+    return notYet ? undefined : settled(result, record, problem, undone, { kept: text.get('kept') ?? '', unset: text.get('unset') ?? '' })
   }
   const first = await attempt(run.session)
   if (first) return first
@@ -229,16 +236,15 @@ async function settle(run: HostRun, change: Change, problem: string, undone: Out
       fresh?.close()
     }
   } while (Date.now() < deadline)
-  const why = stillRunning
-    ? 'a script of the change still ran on the host when fleet stopped waiting (a slow load, or its confirmation); how the change ends is up to the host (its timer undoes it unless confirmed)'
-    : 'the host could not be reached again to learn what it did'
+  const why = notYet ?? 'the host could not be reached again to learn what it did'
   return { outcome: 'unknown', detail: `${problem}; ${why}: see \`fleet history\` for this change` }
 }
 
-// `record`: the host's record of the change, when it had already settled it; `kept`: the host
-// settings that the undo could not set back.
-function settled(result: RemoteResult, record: string, problem: string, undone: Outcome, kept: string): { outcome: Outcome; detail: string } {
-  if (result.code === 0) return { outcome: undone, detail: `${problem}; the previous ruleset was restored${kept.trim()}` }
+// `record`: the host's record of the change, when it had already settled it; `left`: the host
+// settings the undo left as the change made them (`kept` says all of them, as the history does;
+// `unset`: those whose undo failed, so the host is not as it was).
+function settled(result: RemoteResult, record: string, problem: string, undone: Outcome, left: { kept: string; unset: string }): { outcome: Outcome; detail: string } {
+  if (result.code === 0) return { outcome: left.unset.trim() === '' ? undone : 'failed', detail: `${problem}; the previous ruleset was restored${left.kept.trim()}` }
   if (result.code === EXIT_RESTORE_FAILED) return { outcome: 'failed', detail: `${problem}; ${result.stderr.trim()}` }
   if (result.code !== EXIT_SETTLED) return { outcome: 'failed', detail: `${problem}; undoing it failed too (exit ${result.code}): ${result.stderr.trim()}` }
   const field = (name: string) => new RegExp(`^${name}=(.*)$`, 'm').exec(record)?.[1] ?? ''

@@ -77,7 +77,7 @@ function placeholder(host: HostSpec, to: string | undefined, role: readonly Comm
     commands: undoable.map((c) => setBackTask(c, value)),
     tasks: [
       ...undoable.map((c) => `set back: ${c.title} (to the value recorded on ${host.name} ${before}, read there; only if it recorded one and it differs)`),
-      ...role.filter((c) => c.undo === undefined).map((c) => `${c.title}: the role gives no undo, so it stays as it is`),
+      ...role.filter((c) => c.undo === undefined).map((c) => `${c.title}: the role keeps it as changed (undo: 'keep'), so it stays as it is`),
     ],
   }
 }

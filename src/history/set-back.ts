@@ -35,7 +35,7 @@ export function setBackTask(setting: CommandTask & { readonly undo: string }, va
 
 export interface SetBack {
   readonly commands: readonly CommandTask[]
-  // Recorded settings left as they are, for people: the role gives no undo, or no longer has them.
+  // Recorded settings left as they are, for people: the role keeps them (undo: 'keep'), or no longer has them.
   readonly noUndo: readonly string[]
   readonly notInRole: readonly string[]
 }
@@ -59,7 +59,7 @@ export function setBack(before: readonly SettingRecord[], role: readonly Command
 // For the outcome's detail; empty when every recorded setting is set back.
 export function leftAsTheyAre(s: Pick<SetBack, 'noUndo' | 'notInRole'>): string {
   return [
-    ...(s.noUndo.length > 0 ? [`host settings the role gives no undo for stay as they are: ${s.noUndo.join(', ')}`] : []),
+    ...(s.noUndo.length > 0 ? [`host settings the role keeps as changed (undo: 'keep') stay as they are: ${s.noUndo.join(', ')}`] : []),
     ...(s.notInRole.length > 0 ? [`host settings the role no longer has stay as they are (their values before are in ${s.notInRole.join(', ')})`] : []),
   ].join('; ')
 }

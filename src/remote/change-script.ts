@@ -61,13 +61,15 @@ export function changeStep(change: Change, s: ChangeSettings): ReadStep {
     load('iptables-restore', '$S/applied/$ID.v4', 'ruleset'),
     ...(v6 ? [hostHook(f, 'load6'), load('ip6tables-restore', '$S/applied/$ID.v6', 'IPv6 ruleset')] : []),
   ]
-  // Each setting's value before the change is kept for the undo, before the setting is made.
+  // Each setting's value before the change is kept, whether or not the change makes it: the undo
+  // sets back what it changed, and a rollback finds the value every setting had at this change.
   const settings = [
     hostHook(f, 'settings'),
     ...change.commands.map(
       (c) =>
         `v=$(${c.check}) || fleet_undo ${quote(`cannot read "${c.title}" before changing it`)}
-[ "$v" = ${quote(c.want)} ] || { printf '%s\\n' "$v" > ${settingRecord(c)} || fleet_undo ${quote(`cannot keep the value of "${c.title}" before changing it (is /var/lib/fleet full, or read-only?)`)}; ${orFail(f, 'settings', c.run)} || fleet_undo ${quote(`failed: ${c.title}`)}; }`,
+{ printf '%s\\n' "$v" > ${settingRecord(c)}; } 2>/dev/null || fleet_undo ${quote(`cannot keep the value of "${c.title}" before changing it (is /var/lib/fleet full, or read-only?)`)}
+[ "$v" = ${quote(c.want)} ] || ${orFail(f, 'settings', c.run)} || fleet_undo ${quote(`failed: ${c.title}`)}`,
     ),
   ]
   const lines = [
@@ -76,7 +78,7 @@ export function changeStep(change: Change, s: ChangeSettings): ReadStep {
     // If the operator's connection drops mid-way, finish rather than stop half done; the timer,
     // armed before anything changes, undoes a change nobody confirms.
     "trap '' HUP PIPE",
-    prelude(s.changeId, change.commands),
+    prelude(s.changeId, change),
     `mkdir -p "$S/history" "$S/saved" "$S/applied" && fleet_busy || { echo "cannot write in $S (is /var/lib/fleet full, or read-only?); nothing changed" >&2; exit ${EXIT_NO_WRITE}; }`,
     `fleet_undo() {
   if fleet_restore_saved; then fleet_fail 12 "$1; the previous ruleset was restored$(fleet_kept_note)"; fi
@@ -103,7 +105,7 @@ export function changeStep(change: Change, s: ChangeSettings): ReadStep {
     hostHook(f, 'test'),
     `${orFail(f, 'test', 'iptables-restore --test "$S/applied/$ID.v4"')} || fleet_fail 11 'iptables-restore --test rejected the ruleset; nothing changed'`,
     ...(v6 ? [`ip6tables-restore --test "$S/applied/$ID.v6" || fleet_fail 11 'ip6tables-restore --test rejected the IPv6 ruleset; nothing changed'`] : []),
-    armTimer(s.changeId, s.confirmSec, s.confirmFresh ? 'not confirmed' : 'fleet did not finish the change (killed, or cut off from the host)', s.lockTtlSec, change.commands),
+    armTimer(s.changeId, s.confirmSec, s.confirmFresh ? 'not confirmed' : 'fleet did not finish the change (killed, or cut off from the host)', s.lockTtlSec, change),
     extendLock(s.confirmSec + LOCK_BEYOND_TIMER_SEC),
     hostHook(f, 'arm'),
     `${orFail(f, 'arm', 'fleet_arm')} && fleet_extend || fleet_fail 14 'cannot arm the timer that undoes an unconfirmed change (is /var/lib/fleet full, or read-only?); nothing changed'`,

@@ -14,6 +14,7 @@
 // its output goes through the shell, which does not.
 import { createHash } from 'node:crypto'
 import { BUILTIN_CHAINS } from '../render/ruleset.ts'
+import type { Change } from '../plan/change.ts'
 import type { CommandTask } from '../roles/types.ts'
 import { quote } from '../shell/quote.ts'
 import { encoded } from './step.ts'
@@ -36,9 +37,13 @@ const MANAGED_TABLES = Object.keys(BUILTIN_CHAINS).join('|')
 // How long a load or restore waits for the xtables lock.
 export const XTABLES_WAIT_SEC = 30
 
-// Shell functions that the scripts changing a host start with, bound to one change id and its host
-// settings (`settings`: those the undo sets back).
-export function prelude(id: string, settings: readonly CommandTask[] = []): string {
+// What an undo of a change needs of it: its host settings, and which way it made them.
+export type Undoing = Pick<Change, 'commands' | 'action'>
+const NOTHING_TO_SET_BACK: Undoing = { commands: [], action: 'apply' }
+
+// Shell functions that the scripts changing a host start with, bound to one change id and to what
+// its undo sets back.
+export function prelude(id: string, change: Undoing = NOTHING_TO_SET_BACK): string {
   return `ID=${id}
 S=${STATE_DIR}
 fleet_field() { sed -n "s/^$1=//p" "$S/history/$ID" 2>/dev/null; }
@@ -65,15 +70,18 @@ fleet_live_is() { [ "$($1 | fleet_norm)" = "$(fleet_norm < "$2")" ]; }
 # Both families are restored before either is checked: one that fails must not leave the other new.
 # A restore waits for the xtables lock (which iptables-legacy takes, and waits for forever without
 # -w) for ${XTABLES_WAIT_SEC}s at most: the timer must not hang behind a stuck iptables.
-fleet_restore_saved() {
+fleet_restore_rules() {
   fleet_r=0
-  fleet_undo_settings
   iptables-restore -w ${XTABLES_WAIT_SEC} "$S/saved/$ID.v4" || fleet_r=1
   [ ! -f "$S/saved/$ID.v6" ] || ip6tables-restore -w ${XTABLES_WAIT_SEC} "$S/saved/$ID.v6" || fleet_r=1
   [ $fleet_r = 0 ] && fleet_live_is iptables-save "$S/saved/$ID.v4" &&
   { [ ! -f "$S/saved/$ID.v6" ] || fleet_live_is ip6tables-save "$S/saved/$ID.v6"; }
 }
-${settingsUndo(settings)}
+# The undo goes the reverse way of the change. An apply made its settings after its rules, so they
+# go back first (forwarding off before the rules that filtered it go); a rollback set them back
+# before its rules, so they are made again last, and only over the rules restored whole.
+${change.action === 'rollback' ? 'fleet_restore_saved() { fleet_undo_settings_init; fleet_restore_rules && fleet_undo_settings; }' : 'fleet_restore_saved() { fleet_undo_settings; fleet_restore_rules; }'}
+${settingsUndo(change.commands)}
 # This script is at work for the change: busy.<id>.<pid> holds the boot and the moment it started.
 fleet_busy() {
   { printf '%s %s\\n' "$(fleet_boot)" "$(fleet_started $$)" > "$S/busy.$ID.$$"; } 2>/dev/null && trap 'rm -f "$S/busy.$ID.$$"' EXIT && return
@@ -100,28 +108,29 @@ export const settingRecord = (setting: Pick<CommandTask, 'check'>) => `"$S/saved
 export const bounded = (command: string) => `timeout ${SETTING_SEC} sh -c ${quote(command)}`
 const SETTING_SEC = 20
 
-// Sets back the host settings the change made, last first, before the rulesets are restored (the
-// reverse of the change: forwarding goes off before the rules that filtered it go). The value each
-// had before is in its record, written just before it was made, and reaches the role's undo
-// command on its stdin (data, never code). A setting is set back only while it still holds what the
-// change made it (so an undo that runs twice, or a value someone changed since, is left alone). One
-// whose role gives no undo, or whose undo fails, stays as it is, and fleet_kept_note says which:
-// the rulesets' restore is judged on its own.
+// Sets back the host settings the change made, last first. The value each had before is in its
+// record, written just before the change made it, and reaches the role's undo command on its stdin
+// (data, never code). A setting is set back only if the change changed it and it still holds what
+// the change made it (an undo that runs twice, or a value someone changed since, is left alone).
+// One the role keeps (undo: 'keep'), or whose undo fails, stays as it is; fleet_kept_note says
+// which, and fleet_unset names the failed ones: the rulesets' restore is judged on its own.
 function settingsUndo(settings: readonly CommandTask[]): string {
   const each = settings
     .map((c) => {
+      const record = settingRecord(c)
       const keep = (list: string) => `${list}="$${list}\${${list}:+, }"${quote(c.title)}`
-      const undo = c.undo === undefined ? keep('fleet_kept') : `${bounded(c.undo)} < ${settingRecord(c)} >/dev/null || ${keep('fleet_unset')}`
-      return `  if [ -f ${settingRecord(c)} ] && [ "$(${bounded(c.check)})" = ${quote(c.want)} ]; then ${undo}; fi`
+      const undo = c.undo === undefined ? keep('fleet_kept') : `${bounded(c.undo)} < ${record} >/dev/null || ${keep('fleet_unset')}`
+      return `  if [ -f ${record} ] && [ "$(cat ${record})" != ${quote(c.want)} ] && [ "$(${bounded(c.check)})" = ${quote(c.want)} ]; then ${undo}; fi`
     })
     .reverse()
-  return `fleet_undo_settings() {
-  fleet_kept=''; fleet_unset=''
+  return `fleet_undo_settings_init() { fleet_kept=''; fleet_unset=''; }
+fleet_undo_settings() {
+  fleet_undo_settings_init
 ${each.join('\n')}${each.length > 0 ? '\n' : ''}  true
 }
 fleet_kept_note() {
-  [ -z "\${fleet_kept:-}" ] || printf '; host settings without an undo stay as changed: %s' "$fleet_kept"
-  [ -z "\${fleet_unset:-}" ] || printf '; host settings whose undo failed stay as changed: %s' "$fleet_unset"
+  [ -z "\${fleet_kept:-}" ] || printf '; host settings the role keeps as changed: %s' "$fleet_kept"
+  [ -z "\${fleet_unset:-}" ] || printf '; host settings that could not be set back (their undo failed): %s' "$fleet_unset"
 }`
 }
 
@@ -230,10 +239,10 @@ export function extendLock(ttlSec: number): string {
 // undo from fleet holds armed/<id>.now while it restores; the timer waits for it, and takes over if
 // it gives the claim back (its restore failed) or never finishes.
 // `missing`: what the history says did not happen in time ("not confirmed").
-export function armTimer(id: string, seconds: number, missing: string, scriptsWithinSec: number, settings: readonly CommandTask[]): string {
+export function armTimer(id: string, seconds: number, missing: string, scriptsWithinSec: number, change: Undoing): string {
   // Its text carries host data (a rollback's setting values, quoted), so it travels base64-encoded
   // like every document: no line of it can end a heredoc early.
-  const timer = `${prelude(id, settings)}
+  const timer = `${prelude(id, change)}
 sleep ${seconds}
 fleet_wait_idle ${scriptsWithinSec}
 # An undo from fleet that holds the claim is a script of the change: it is waited for, and its claim

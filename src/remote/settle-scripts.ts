@@ -1,10 +1,9 @@
 // The scripts that settle a change on a host: confirm it (or, without confirmation, finish it),
 // persisting the rulesets for boot; or undo it now.
 import type { Change } from '../plan/change.ts'
-import type { CommandTask } from '../roles/types.ts'
 import { quote } from '../shell/quote.ts'
 import { hostHook, orFail, type Fault } from './fault.ts'
-import { EXIT_NO_WRITE, EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_STILL_RUNNING, EXIT_TOO_LATE, prelude } from './host-state.ts'
+import { EXIT_NO_WRITE, EXIT_RESTORE_FAILED, EXIT_SETTLED, EXIT_STILL_RUNNING, EXIT_TOO_LATE, prelude, XTABLES_WAIT_SEC, type Undoing } from './host-state.ts'
 import { newMarks, sectionStart } from './sections.ts'
 import { oneLine, type ReadStep, type Step } from './step.ts'
 
@@ -74,7 +73,7 @@ function settleChange(changeId: string, change: Change, status: 'confirmed' | 'a
   const what = status === 'confirmed' ? 'not confirmed' : 'the change is not finished'
   return [
     "trap '' HUP PIPE",
-    prelude(changeId, change.commands),
+    prelude(changeId, change),
     'fleet_busy',
     status === 'confirmed' ? hostHook(fault, 'confirm') : '',
     ...(persist ? [`fleet_persist_failed() { echo '${CANNOT_PERSIST}; ${what}' >&2; exit ${EXIT_NO_WRITE}; }`, persistUndo(), persistPrepare(change, fault)] : []),
@@ -99,24 +98,30 @@ function settleChange(changeId: string, change: Change, status: 'confirmed' | 'a
 // restores and checks the result; and only then stops the timer. If the restore fails it gives the claim back,
 // so the timer tries again. If the change had already settled (confirmed, or undone by the timer)
 // it undoes nothing and prints the host's record instead (exit EXIT_SETTLED).
-export function restoreNowStep(changeId: string, settings: readonly CommandTask[], reason: string, waitSec: number, fault?: Fault): ReadStep {
+// The longest the timer takes once it has claimed the change: both restores, each waiting for the
+// xtables lock, and the host settings.
+export const TIMER_ACTS_WITHIN_SEC = 2 * XTABLES_WAIT_SEC + 30
+
+export function restoreNowStep(changeId: string, change: Undoing, reason: string, waitSec: number, fault?: Fault): ReadStep {
   const marks = newMarks()
   const restore = orFail(fault, 'restore', 'fleet_restore_saved')
-  const restored = (exit: string) => `{ fleet_status rolled-back ${quote(oneLine(reason))}"$(fleet_kept_note)"; fleet_release; ${sectionStart(marks, 'kept')}; fleet_kept_note; ${exit}; }`
+  const restored = (exit: string) =>
+    `{ fleet_status rolled-back ${quote(oneLine(reason))}"$(fleet_kept_note)"; fleet_release; ${sectionStart(marks, 'kept')}; fleet_kept_note; echo; ${sectionStart(marks, 'unset')}; printf '%s' "\${fleet_unset:-}"; ${exit}; }`
   return {
     title: 'restore the ruleset saved before the change',
     script: `trap '' HUP PIPE
-${prelude(changeId, settings)}
+${prelude(changeId, change)}
 fleet_wait_idle ${waitSec} || { echo 'a script of the change still runs on the host (a slow load, or its confirmation?); nothing was undone yet' >&2; exit ${EXIT_STILL_RUNNING}; }
-fleet_busy
 trap '' TERM INT
 fleet_settled() { ${sectionStart(marks, 'settled')}; printf 'status=%s\\nreason=%s\\n' "$(fleet_field status)" "$(fleet_field reason)"; exit ${EXIT_SETTLED}; }
-if fleet_claim now; then
+# Only as a script of the change (the timer and other undos wait for it) does it claim the change;
+# one that cannot say so (a full /var/lib/fleet) leaves the change to the timer, and reports.
+if fleet_busy && fleet_claim now; then
   if ${restore}; then fleet_stop_timer; ${restored('exit 0')}; fi
   mv "$S/armed/$ID.now" "$S/armed/$ID"
   echo "restoring the previous ruleset failed; the host's timer stays armed and tries again at its deadline" >&2; exit ${EXIT_RESTORE_FAILED}
 fi
-fleet_wait "$S/armed/$ID.fired" 20
+fleet_wait "$S/armed/$ID.fired" ${TIMER_ACTS_WITHIN_SEC}
 [ "$(fleet_field status)" = pending ] && [ -f "$S/saved/$ID.v4" ] && ! ls "$S/armed/$ID".* >/dev/null 2>&1 || fleet_settled
 if ${restore}; then ${restored('exit 0')}; fi
 fleet_status failed ${quote(`${oneLine(reason)}, and restoring the previous ruleset failed`)}; fleet_release

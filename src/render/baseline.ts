@@ -136,7 +136,10 @@ function placeCommands(recorded: readonly Recorded[], settings: readonly Setting
   const claimed = new Set<Recorded>()
   const commands = settings.map((setting): CommandTask => {
     const [check, run] = [commandOf(setting.check, 'check', recorded), commandOf(setting.run, 'run', recorded)]
-    const undo = setting.undo === undefined ? undefined : commandOf(setting.undo, 'undo', recorded)
+    if (setting.undo === undefined) {
+      throw new RoleError(`ensure({ undo }) is missing: a command that sets the value back when the change is undone or rolled back (it reads the value check printed before on its stdin, e.g. undo: $\`tee /proc/sys/net/ipv4/ip_forward\`), or undo: 'keep' to leave the setting as run made it`)
+    }
+    const undo = setting.undo === 'keep' ? undefined : commandOf(setting.undo, 'undo', recorded)
     claimed.add(check).add(run)
     if (undo) claimed.add(undo)
     return { kind: 'command', title: setting.title ?? title, check: check.text, want: wantOf(setting.want), run: run.text, ...(undo && { undo: undo.text }) }
@@ -148,7 +151,7 @@ function placeCommands(recorded: readonly Recorded[], settings: readonly Setting
       const family = PROGRAMS[program]
       if (family === undefined) {
         throw new RoleError(
-          `"${oneLine(r.text)}" is neither an iptables/ip6tables line nor a host setting; a setting is ensure({ check: $\`...\`, want, run: $\`...\` }) (fleet runs nothing a role writes on this machine)`,
+          `"${oneLine(r.text)}" is neither an iptables/ip6tables line nor a host setting; a setting is ensure({ check: $\`...\`, want, run: $\`...\`, undo: $\`...\` }) (fleet runs nothing a role writes on this machine)`,
         )
       }
       return parseIptablesWords(commandWords(r.text).slice(1), family, r.text)

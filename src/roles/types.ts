@@ -23,7 +23,8 @@ export interface CommandTask {
   readonly check: string
   readonly want: string
   readonly run: string
-  // Sets the value back; reads the value `check` printed before the change on its stdin.
+  // Sets the value back; reads the value `check` printed before the change on its stdin. Absent: the
+  // role keeps the setting as the change made it (undo: 'keep').
   readonly undo?: string
 }
 
@@ -73,11 +74,12 @@ export interface Setting {
   readonly check: RoleCommand
   readonly want: string | number
   readonly run: RoleCommand
-  // Sets the value back when the change is undone (not confirmed, a failed load, ...). It reads the
-  // value `check` printed before the change on its stdin, e.g. $`tee /proc/sys/net/ipv4/ip_forward`.
-  // Without it, an undone change leaves the setting
-  // as `run` made it, and fleet says so.
-  readonly undo?: RoleCommand
+  // Sets the value back when the change is undone (not confirmed, a failed load, ...) or rolled
+  // back. It reads the value `check` printed before the change on its stdin, e.g.
+  // $`tee /proc/sys/net/ipv4/ip_forward`. 'keep': an undone change leaves the setting as `run` made
+  // it, and fleet says so. Required: a setting left on over restored rules (forwarding over a
+  // FORWARD chain that no longer filters) must be a decision, not an oversight.
+  readonly undo: RoleCommand | 'keep'
   // Defaults to the task's title.
   readonly title?: string
 }

@@ -35,7 +35,7 @@ export default {
   tasks: (ctx) => [
     ...router.tasks(ctx),
     ctx.task('a slow setting', async ($) => {
-      await ctx.ensure({ check: $\`echo not-yet\`, want: 'done', run: $\`sleep 6\` })
+      await ctx.ensure({ check: $\`echo not-yet\`, want: 'done', run: $\`sleep 6\`, undo: 'keep' })
     }),
   ],
 }\n`,

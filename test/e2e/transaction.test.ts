@@ -173,7 +173,7 @@ describe('the host settings of a change that is undone', () => {
     // fleet undoes it: no fresh connection for the confirmation.
     const undone = report((await routerRun('router-b', 'confirm:fail', 5)).stdout)
     expect(undone.outcome).toBe('rolled-back')
-    expect(undone.detail).not.toMatch(/stay as changed/)
+    expect(undone.detail).not.toMatch(/as changed/)
     expect(sysctl('net.ipv4.ip_forward')).toBe('0')
     expect(rulesetOf('router01')).toBe(before)
     // The host's timer undoes it: fleet is killed before it confirms.
@@ -186,13 +186,13 @@ describe('the host settings of a change that is undone', () => {
     expect(sysctl('net.ipv4.ip_forward')).toBe('1')
   }, 120_000)
 
-  it('stay as the change made them where the role gives no undo, and fleet says which', async () => {
+  it('stay as the change made them where the role keeps them (undo: \'keep\'), and fleet says which', async () => {
     expect(onHost('router01', 'sysctl -q -w net.ipv4.conf.all.log_martians=0').code).toBe(0)
     const undone = report((await routerRun('router-martians', 'confirm:fail', 5)).stdout)
     expect(undone.outcome).toBe('rolled-back')
-    expect(undone.detail).toMatch(/previous ruleset was restored; host settings without an undo stay as changed: log martians$/)
+    expect(undone.detail).toMatch(/previous ruleset was restored; host settings the role keeps as changed: log martians$/)
     expect(sysctl('net.ipv4.conf.all.log_martians')).toBe('1')
-    expect(onHost('router01', `cat /var/lib/fleet/history/${undone.changeId}`).stdout).toMatch(/status=rolled-back\n(.*\n)*reason=.*stay as changed: log martians/)
+    expect(onHost('router01', `cat /var/lib/fleet/history/${undone.changeId}`).stdout).toMatch(/status=rolled-back\n(.*\n)*reason=.*keeps as changed: log martians/)
     onHost('router01', 'sysctl -q -w net.ipv4.conf.all.log_martians=0')
   }, 60_000)
 })

@@ -1,6 +1,6 @@
 // The host's undo of a change, run for real (dash, a scratch state directory): each host setting
 // the change made is set back from the value it had before, which reaches the role's undo as data
-// (one without an undo is named as staying changed; one the change did not make is left), and the
+// (one the role keeps, undo: 'keep', is named as staying changed; one the change did not make is left), and the
 // restore is judged by the tables fleet manages.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -13,14 +13,14 @@ const ID = '20261126T000000.000Z-abcd'
 // A setting whose check prints `now` (what the change made it: want is '1').
 const setting = (title: string, undo?: string, now = '1'): CommandTask => ({ kind: 'command', title, check: `echo ${now}`, want: '1', run: 'true', ...(undo !== undefined && { undo }) })
 
-const run = (dir: string, settings: readonly CommandTask[], body: string) => hostShell(dir, `${prelude(ID, settings)}\n${body}\n`)
+const run = (dir: string, settings: readonly CommandTask[], body: string) => hostShell(dir, `${prelude(ID, { commands: settings, action: 'apply' })}\n${body}\n`)
 
 // The record of a setting's value before the change. (Role commands run in a shell of their own:
 // they name the scratch directory itself, not $S.)
 const record = (dir: string, s: CommandTask, value: string) => writeFileSync(path.join(dir, `saved/${ID}.setting-${settingKey(s)}`), `${value}\n`)
 
 describe("a change's host settings, undone", () => {
-  it('are set back from the values they had, last first; those without an undo are named', () => {
+  it('are set back from the values they had, last first; those the role keeps are named', () => {
     const dir = scratchState()
     const forward = setting('set net.ipv4.ip_forward = 1', `printf "forward=%s\\n" "$(cat)" >> ${dir}/undone`)
     const knob = { ...setting("o'brien's knob"), check: 'echo 1 # knob' }
@@ -32,7 +32,7 @@ describe("a change's host settings, undone", () => {
     const { out, code } = run(dir, [forward, knob, rp, untouched], 'fleet_undo_settings; echo "status=$?"; fleet_kept_note')
     expect(code).toBe(0)
     expect(readFileSync(path.join(dir, 'undone'), 'utf8')).toBe('rp=7\nforward=0\n')
-    expect(out).toBe("status=0\n; host settings without an undo stay as changed: o'brien's knob")
+    expect(out).toBe("status=0\n; host settings the role keeps as changed: o'brien's knob")
   })
 
   it('hand the undo the old value as data: a value that looks like shell runs nothing', () => {
@@ -58,10 +58,35 @@ describe("a change's host settings, undone", () => {
     const first = setting('first', `cat >> ${dir}/undone`)
     const second = { ...setting('second', 'false'), check: 'echo 1 # second' }
     record(dir, first, '0')
-    record(dir, second, '1')
+    record(dir, second, '0')
     const { out } = run(dir, [first, second], 'fleet_undo_settings && fleet_kept_note')
-    expect(out).toBe('; host settings whose undo failed stay as changed: second')
+    expect(out).toBe('; host settings that could not be set back (their undo failed): second')
     expect(readFileSync(path.join(dir, 'undone'), 'utf8')).toBe('0\n')
+  })
+
+  it('leave a setting the change found as it wanted (kept for a rollback, not changed by this change)', () => {
+    const dir = scratchState()
+    const knob = setting('knob', `echo undone >> ${dir}/undone`)
+    record(dir, knob, '1')
+    expect(run(dir, [knob], 'fleet_undo_settings; fleet_kept_note').out).toBe('')
+    expect(existsSync(path.join(dir, 'undone'))).toBe(false)
+  })
+
+  // The rules' restore stood in for by a function that logs (no netfilter is touched here).
+  const restoreOrder = (action: 'apply' | 'rollback', rules: 'restored' | 'failed') => {
+    const dir = scratchState()
+    const knob = setting('forwarding', `sh -c 'echo settings >> ${dir}/log'`)
+    record(dir, knob, '0')
+    const stub = `fleet_restore_rules() { echo rules >> ${dir}/log; ${rules === 'restored' ? 'true' : 'false'}; }`
+    const { out } = hostShell(dir, `${prelude(ID, { commands: [knob], action })}\n${stub}\nfleet_restore_saved && echo ok || echo failed`)
+    return `${readFileSync(path.join(dir, 'log'), 'utf8').trim().replace(/\n/g, ', ')}: ${out.trim()}`
+  }
+
+  it("go back the reverse way of the change: an apply's settings before its rules, a rollback's after, and only over rules restored whole", () => {
+    expect(restoreOrder('apply', 'restored')).toBe('settings, rules: ok')
+    expect(restoreOrder('apply', 'failed')).toBe('settings, rules: failed')
+    expect(restoreOrder('rollback', 'restored')).toBe('rules, settings: ok')
+    expect(restoreOrder('rollback', 'failed')).toBe('rules: failed')
   })
 
   it('with no settings, undo nothing and name nothing', () => {

@@ -65,11 +65,15 @@ describe('a role as a zx task list', () => {
   it('turns ensure() into a checked host setting, titled by its task', async () => {
     const b = await baseline(({ task, ensure }) => [
       task('forward', async ($) => {
-        await ensure({ check: $`sysctl -n net.ipv4.ip_forward`, want: 1, run: $`sysctl -q -w ${'net.ipv4.ip_forward=1'}` })
+        await ensure({ check: $`sysctl -n net.ipv4.ip_forward`, want: 1, run: $`sysctl -q -w ${'net.ipv4.ip_forward=1'}`, undo: $`tee /proc/sys/net/ipv4/ip_forward` })
+      }),
+      task('log', async ($) => {
+        await ensure({ check: $`sysctl -n net.ipv4.conf.all.log_martians`, want: 1, run: $`sysctl -q -w net.ipv4.conf.all.log_martians=1`, undo: 'keep' })
       }),
     ])
     expect(b.commands).toEqual([
-      { kind: 'command', title: 'forward', check: 'sysctl -n net.ipv4.ip_forward', want: '1', run: 'sysctl -q -w net.ipv4.ip_forward=1' },
+      { kind: 'command', title: 'forward', check: 'sysctl -n net.ipv4.ip_forward', want: '1', run: 'sysctl -q -w net.ipv4.ip_forward=1', undo: 'tee /proc/sys/net/ipv4/ip_forward' },
+      { kind: 'command', title: 'log', check: 'sysctl -n net.ipv4.conf.all.log_martians', want: '1', run: 'sysctl -q -w net.ipv4.conf.all.log_martians=1' },
     ])
   })
 
@@ -80,7 +84,7 @@ describe('a role as a zx task list', () => {
       task('touch', async ($) => {
         const out = await $`touch ${marker}; echo hello`
         expect((out as { stdout: string }).stdout).toBe('')
-        await ensure({ check: $`touch ${marker}`, want: 'x', run: $`touch ${marker}` })
+        await ensure({ check: $`touch ${marker}`, want: 'x', run: $`touch ${marker}`, undo: $`touch ${marker}` })
       }),
     ]).catch(() => {})
     expect(existsSync(marker)).toBe(false)
@@ -114,9 +118,11 @@ describe('role errors: one line naming the role file and the task', () => {
     ['a kill', async ($: any) => { const p = $`iptables -A INPUT -j ACCEPT`; await p.kill(); await p }, /cannot kill a command/],
     ['an empty port list', ($: any, ctx: RoleContext) => $`iptables -A INPUT -p tcp -m multiport --dports ${ctx.ports([])} -j ACCEPT`, /empty port list/],
     ['16 ports', ($: any, ctx: RoleContext) => $`iptables -A INPUT -p tcp -m multiport --dports ${ctx.ports(Array.from({ length: 16 }, (_, i) => i + 1))} -j ACCEPT`, /at most 15/],
-    ['a setting with a ; in it', ($: any, ctx: RoleContext) => ctx.ensure({ check: $`sysctl -n a.b; reboot`, want: '1', run: $`sysctl -w a.b=1` }), /ensure\(\{ check \}\): the shell operator ";"/],
-    ['a setting made of strings', ($: any, ctx: RoleContext) => ctx.ensure({ check: 'sysctl -n a.b' as any, want: '1', run: $`sysctl -w a.b=1` }), /takes a command written with this task's \$/],
-    ['a want with a newline', ($: any, ctx: RoleContext) => ctx.ensure({ check: $`cat /etc/x`, want: 'a\nb', run: $`true` }), /one line without surrounding blanks/],
+    ['a setting with a ; in it', ($: any, ctx: RoleContext) => ctx.ensure({ check: $`sysctl -n a.b; reboot`, want: '1', run: $`sysctl -w a.b=1`, undo: 'keep' }), /ensure\(\{ check \}\): the shell operator ";"/],
+    ['a setting made of strings', ($: any, ctx: RoleContext) => ctx.ensure({ check: 'sysctl -n a.b' as any, want: '1', run: $`sysctl -w a.b=1`, undo: 'keep' }), /takes a command written with this task's \$/],
+    ['a want with a newline', ($: any, ctx: RoleContext) => ctx.ensure({ check: $`cat /etc/x`, want: 'a\nb', run: $`true`, undo: 'keep' }), /one line without surrounding blanks/],
+    ['a setting without an undo', ($: any, ctx: RoleContext) => ctx.ensure({ check: $`cat /etc/x`, want: 'a', run: $`true` } as any), /ensure\(\{ undo \}\) is missing: .*or undo: 'keep'/],
+    ['an undo made of a string', ($: any, ctx: RoleContext) => ctx.ensure({ check: $`cat /etc/x`, want: 'a', run: $`true`, undo: 'tee /etc/x' as any }), /ensure\(\{ undo \}\) takes a command written with this task's \$/],
   ])('%s', async (_name, body, message) => {
     const text = await roleError((ctx) => [ctx.task('t', async ($) => void (await body($, ctx)))])
     expect(text).toMatch(message)
@@ -175,7 +181,7 @@ describe('hostile values through a role $ reach dash literally', () => {
   ]
   it.each(HOSTILE)('%j', async (value) => {
     const b = await baseline(({ task, ensure }) => [
-      task('echo', async ($) => void (await ensure({ check: $`printf '%s\\n' ${value}`, want: 'x', run: $`printf '%s\\n' ${value} ${value}` }))),
+      task('echo', async ($) => void (await ensure({ check: $`printf '%s\\n' ${value}`, want: 'x', run: $`printf '%s\\n' ${value} ${value}`, undo: 'keep' }))),
     ])
     for (const [command, expected] of [[b.commands[0]!.check, `${value}\n`], [b.commands[0]!.run, `${value}\n${value}\n`]] as const) {
       const run = spawnSync('dash', ['-c', command], { encoding: 'utf8', cwd: '/' })

@@ -62,7 +62,7 @@ describe('the settings a rollback sets back', () => {
     expect(result.noUndo).toEqual(['log martians'])
     expect(result.notInRole).toEqual([gone.file])
     expect(leftAsTheyAre(result)).toBe(
-      `host settings the role gives no undo for stay as they are: log martians; host settings the role no longer has stay as they are (their values before are in ${gone.file})`,
+      `host settings the role keeps as changed (undo: 'keep') stay as they are: log martians; host settings the role no longer has stay as they are (their values before are in ${gone.file})`,
     )
   })
 

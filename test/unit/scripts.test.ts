@@ -32,7 +32,7 @@ describe('remote scripts', async () => {
     ['change, IPv4 only, persisted', changeStep({ ...v4only, host: { ...v4only.host, persist: true } }, { ...settings, confirmSec: 30, confirmFresh: false }).script],
     ['confirmation', confirmStep(settings.changeId, router).script],
     ['confirmation, persisted', confirmStep(settings.changeId, { ...router, host: { ...router.host, persist: true } }).script],
-    ['restore now', restoreNowStep(settings.changeId, router.commands, "it's gone", 20).script],
+    ['restore now', restoreNowStep(settings.changeId, router, "it's gone", 20).script],
     ['finish, persisted', finishStep(settings.changeId, { ...router, host: { ...router.host, persist: true } }).script],
     ['history', historyStep().script],
     ['read saved', readSavedStep(settings.changeId).script],
@@ -48,7 +48,7 @@ describe('remote scripts', async () => {
       changeStep(persisted, { ...settings, confirmSec: 30, confirmFresh: false, fault }).script,
       confirmStep(settings.changeId, persisted, fault, 30).script,
       finishStep(settings.changeId, persisted, fault, 30).script,
-      restoreNowStep(settings.changeId, router.commands, 'why', 20, fault).script,
+      restoreNowStep(settings.changeId, router, 'why', 20, fault).script,
     ]) expect(parses(script)).toBe('ok')
   })
 
