@@ -116,6 +116,6 @@ describe('fleet rollback, on a router whose change turned forwarding on', () => 
     expect(ran.code).toBe(0)
     expect(ran.stdout).toContain(FORWARD)
     expect(ran.stdout).toMatch(/value .*recorded on router01.*read there/)
-    expect(ran.stdout).toMatch(/log martians.*no undo/)
+    expect(ran.stdout).toMatch(/log martians.*undo: 'keep'/)
   })
 })
