@@ -90,6 +90,9 @@ export function changeStep(change: Change, s: ChangeSettings): ReadStep {
     takeLock(s.lockTtlSec, s.by),
     `[ "$(${LIVE_SUM})" = ${quote(s.liveSum)} ] || { echo 'the ruleset changed since fleet read it (another run or a hand edit); nothing changed, run again' >&2; fleet_release; exit ${EXIT_CONFLICT}; }`,
     recordChange(change.action, oneLine(change.note), s.by),
+    // fleet gave the change up before the host ran this script (its connection was lost, and an undo
+    // found no record): it must not be made now that nobody waits for it.
+    `[ ! -e "$S/abandoned.$ID" ] || fleet_fail ${EXIT_NO_WRITE} 'fleet had given this change up before the host ran it; nothing changed'`,
     prune(s.keep),
     hostHook(f, 'save'),
     `${orFail(f, 'save', 'out=$(iptables-save)')} && { printf '%s\\n' "$out" > "$S/saved/$ID.v4"; } 2>/dev/null && ${completeTables('"$S/saved/$ID.v4"')} && ${encoded(docs.v4)} > "$S/applied/$ID.v4" || fleet_fail ${EXIT_NO_WRITE} 'cannot save the live ruleset (is /var/lib/fleet full, or read-only?); nothing changed'`,

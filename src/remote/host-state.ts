@@ -273,7 +273,8 @@ rm -f "$S/armed/$ID" "$S/armed/$ID".*
 export function prune(keep: number): string {
   return `for f in "$S"/history/*; do [ -f "$f" ] || continue; k=$(sed -n 's/^seq=//p' "$f"); echo "\${k:-0} \${f##*/}"; done | sort -k1,1nr -k2,2r | tail -n +${keep + 1} | while read -r _ old; do
   [ "$old" = "$ID" ] || rm -f "$S/history/$old" "$S/saved/$old".v? "$S/saved/$old".setting-* "$S/applied/$old".v?
-done`
+done
+find "$S" -maxdepth 1 -name 'abandoned.*' -mmin +60 -exec rm -f {} + 2>/dev/null`
 }
 
 // A saved ruleset must restore every managed table: iptables-save omits tables the kernel does not

@@ -122,6 +122,10 @@ if fleet_busy && fleet_claim now; then
   echo "restoring the previous ruleset failed; the host's timer stays armed and tries again at its deadline" >&2; exit ${EXIT_RESTORE_FAILED}
 fi
 fleet_wait "$S/armed/$ID.fired" ${TIMER_ACTS_WITHIN_SEC}
+# Never recorded: the change script has not run. It may still arrive late (fleet lost the
+# connection that carried it): word is left that it must not make the change, and the history is
+# read once more, since a script that recorded it first goes on (each writes, then reads the other).
+if [ ! -f "$S/history/$ID" ]; then { : > "$S/abandoned.$ID"; } 2>/dev/null; [ -f "$S/history/$ID" ] || fleet_settled; fi
 [ "$(fleet_field status)" = pending ] && [ -f "$S/saved/$ID.v4" ] && ! ls "$S/armed/$ID".* >/dev/null 2>&1 || fleet_settled
 if ${restore}; then ${restored('exit 0')}; fi
 fleet_status failed ${quote(`${oneLine(reason)}, and restoring the previous ruleset failed`)}; fleet_release

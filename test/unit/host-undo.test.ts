@@ -5,7 +5,10 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { prelude, settingKey } from '../../src/remote/host-state.ts'
+import { EXIT_SETTLED, prelude, settingKey } from '../../src/remote/host-state.ts'
+import { changeStep } from '../../src/remote/change-script.ts'
+import { parseSections } from '../../src/remote/sections.ts'
+import { restoreNowStep } from '../../src/remote/settle-scripts.ts'
 import type { CommandTask } from '../../src/roles/types.ts'
 import { hostShell, scratchState } from '../helpers/host-shell.ts'
 
@@ -112,5 +115,28 @@ describe('the check that a restore took', () => {
     ['a managed table more', `${saved}*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A PREROUTING -j NOTRACK\nCOMMIT\n`, 1],
   ])("%s", (_what, live, code) => {
     expect(check(live)).toBe(code)
+  })
+})
+
+// fleet lost the connection that carried a change, and its undo finds no record of it on the host.
+describe('an undo of a change the host never recorded', () => {
+  it('leaves word that the change must not be made if its script arrives late, and says nothing changed', () => {
+    const dir = scratchState()
+    // The restore itself stands in for a failure, so nothing here could touch netfilter.
+    const step = restoreNowStep(ID, { commands: [], action: 'apply' }, 'the connection was lost', 1, { step: 'restore', kind: 'fail' })
+    const { out, code } = hostShell(dir, step.script)
+    expect(code).toBe(EXIT_SETTLED)
+    expect(parseSections(out, step.marks).text.get('settled')).toBe('status=\nreason=\n')
+    expect(existsSync(path.join(dir, `abandoned.${ID}`))).toBe(true)
+  })
+
+  it('is heeded by the change script right after it records the change, before it saves or loads anything', () => {
+    const change = { host: { name: 'h', persist: false, preserve: [] }, action: 'apply', document: '*filter\nCOMMIT\n', commands: [], note: 'role r' } as never
+    const script = changeStep(change, { changeId: ID, confirmSec: 30, confirmFresh: true, keep: 10, by: 'me', liveSum: '1 2', lockTtlSec: 150 }).script
+    const recorded = script.indexOf('status=pending')
+    const heeded = script.indexOf('abandoned.$ID')
+    expect(recorded).toBeGreaterThan(0)
+    expect(heeded).toBeGreaterThan(recorded)
+    expect(heeded).toBeLessThan(script.indexOf('iptables-save)'))
   })
 })
