@@ -4,6 +4,7 @@
 import { CommanderError } from 'commander'
 import { InputError, InputErrors } from '../inventory/errors.ts'
 import { EXIT } from './exit-codes.ts'
+import { printable } from '../report/printable.ts'
 import type { Io } from './output.ts'
 import { Cancelled } from './picker.ts'
 
@@ -47,9 +48,9 @@ export function reportFailure(error: unknown, io: Io, run: { readonly command: s
   if (failure.kind === 'internal') {
     const debug = io.env.FLEET_DEBUG === '1' && error instanceof Error && error.stack ? `\n${error.stack}` : ''
     const hint = debug ? '' : '; run again with FLEET_DEBUG=1 for the stack trace and report it'
-    io.err(`fleet: internal error (a bug in fleet, not in your input): ${failure.problems[0]!.message}${hint}${debug}`)
+    io.err(printable(`fleet: internal error (a bug in fleet, not in your input): ${failure.problems[0]!.message}${hint}${debug}`))
     return failure.status
   }
-  for (const p of failure.problems) io.err(`fleet: ${p.where !== undefined ? `${p.where}: ` : ''}${p.message}`)
+  for (const p of failure.problems) io.err(printable(`fleet: ${p.where !== undefined ? `${p.where}: ` : ''}${p.message}`))
   return failure.status
 }

@@ -2,6 +2,7 @@
 import { parseHistory, type HistoryEntry } from '../history/entries.ts'
 import { historyStep } from '../remote/read-scripts.ts'
 import { HostError } from '../remote/transport.ts'
+import { printable } from '../report/printable.ts'
 import { connectSpecs } from '../ssh/connect-spec.ts'
 import { EXIT } from './exit-codes.ts'
 import { workOnHosts, type ConnectionOptions } from './host-work.ts'
@@ -14,9 +15,10 @@ export interface HistoryOptions extends ConnectionOptions {
   readonly role?: string[]
 }
 
-function formatEntry(e: HistoryEntry): string {
+export function formatEntry(e: HistoryEntry): string {
   const reason = e.reason ? `  (${e.reason})` : ''
-  return `  ${e.id}  ${e.time}  ${e.action.padEnd(8)}  ${e.status.padEnd(11)}  ${e.note}  by ${e.by}${e.hasSaved ? '' : '  [saved ruleset pruned]'}${reason}`
+  // Notes, reasons and names are the host's text.
+  return printable(`  ${e.id}  ${e.time}  ${e.action.padEnd(8)}  ${e.status.padEnd(11)}  ${e.note}  by ${e.by}${e.hasSaved ? '' : '  [saved ruleset pruned]'}${reason}`)
 }
 
 export async function historyCommand(options: HistoryOptions, io: Io): Promise<number> {
@@ -35,7 +37,7 @@ export async function historyCommand(options: HistoryOptions, io: Io): Promise<n
   } else {
     for (const r of results) {
       const entries = histories.get(r.host)
-      io.out(r.outcome === 'failed' ? `${r.host}: failed: ${r.detail}` : `${r.host}:${entries?.length ? '' : ' no changes recorded'}`)
+      io.out(printable(r.outcome === 'failed' ? `${r.host}: failed: ${r.detail}` : `${r.host}:${entries?.length ? '' : ' no changes recorded'}`))
       entries?.forEach((e) => io.out(formatEntry(e)))
     }
   }

@@ -14,6 +14,7 @@ import { connectSpecs } from '../ssh/connect-spec.ts'
 import { EXIT } from './exit-codes.ts'
 import { workOnHosts } from './host-work.ts'
 import type { Io } from './output.ts'
+import { printable } from '../report/printable.ts'
 
 export interface InitOptions {
   readonly router: string
@@ -96,14 +97,14 @@ export async function initCommand(options: InitOptions, io: Io): Promise<number>
     return { kind: 'host-done', host, outcome: 'unchanged' }
   })
   if (done!.outcome === 'failed') {
-    io.err(`fleet init: ${options.router}: ${done!.detail}`)
+    io.err(printable(`fleet init: ${options.router}: ${done!.detail}`))
     return EXIT.hostFailed
   }
   let facts
   try {
     facts = parseRouterFacts(routerOutputs(stdout, step.marks))
   } catch (error) {
-    io.err(`fleet init: ${options.router}: ${(error as Error).message}`)
+    io.err(printable(`fleet init: ${options.router}: ${(error as Error).message}`))
     return EXIT.hostFailed
   }
   // An ssh_config alias (its HostName differs from what was typed) stays the router's name, without

@@ -5,6 +5,7 @@
 import { diffMark } from '../plan/diff.ts'
 import { formatOther } from '../plan/other-firewalls.ts'
 import type { HostDone } from '../apply/events.ts'
+import { printable } from '../report/printable.ts'
 
 export interface PreviewText {
   readonly lines: readonly string[]
@@ -68,5 +69,6 @@ export function previewText(previewed: readonly HostDone[], limit: number): Prev
     lines.push(...notes)
     folded += hidden
   }
-  return { lines, folded }
+  // Rule lines and reasons are host text.
+  return { lines: lines.map(printable), folded }
 }

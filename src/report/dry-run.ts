@@ -9,6 +9,7 @@ import { type Step } from '../remote/step.ts'
 import { quote } from '../shell/quote.ts'
 import type { ConnectSpec } from '../ssh/connect-spec.ts'
 import { remoteCommand } from '../ssh/sudo.ts'
+import { printableWrite } from './plain.ts'
 
 export interface DryRunHost {
   readonly host: string
@@ -61,6 +62,11 @@ export function* dryRunPlan(
 // exactly as JSON.stringify(document, null, 2) would). `write` ends each piece with a newline.
 export function writeDryRun(write: (text: string) => void, command: string, changeId: string | undefined, plan: Iterable<DryRunHost>, json = false): void {
   if (json) return writeJson(write, command, changeId, plan)
+  writeDryRunText(printableWrite(write), plan)
+}
+
+// No host is read for it, but it is text for a terminal like every other: shown, never obeyed.
+function writeDryRunText(write: (text: string) => void, plan: Iterable<DryRunHost>): void {
   let count = 0
   for (const h of plan) {
     // The documents a script carries base64-encoded, shown once per host as they will be loaded.

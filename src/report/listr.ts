@@ -4,7 +4,8 @@
 // not fit, one overall line (done, per outcome, running, elapsed) and a line per running host.
 import { color, Listr, type ListrTaskWrapper } from 'listr2'
 import { type HostDone, type Reporter, type RunEvent } from '../apply/events.ts'
-import { outcomeLines, summaryLine, type Write } from './plain.ts'
+import { outcomeLines, printableWrite, summaryLine, type Write } from './plain.ts'
+import { printable } from './printable.ts'
 import { nextProgress, overallLine, type HostProgress } from './progress.ts'
 
 type Wrapper = ListrTaskWrapper<unknown, never, never>
@@ -58,12 +59,15 @@ export class ListrReporter implements Reporter {
   private ticker?: NodeJS.Timeout
   private allDone?: () => void
 
+  private readonly write: Write
+
   constructor(
     hosts: readonly DisplayHost[],
-    private readonly write: Write,
+    write: Write,
     private readonly verb = 'applied',
     screen: Screen = { rows: 24 },
   ) {
+    this.write = printableWrite(write)
     for (const host of hosts) {
       let started!: () => void
       let finished!: (done: HostDone) => void
@@ -90,7 +94,7 @@ export class ListrReporter implements Reporter {
           this.spareRows += line.expandedRows
           line.expandedRows = 0
           task.title = doneTitle(done)
-          if (failedOutcome(done)) throw new Error(done.detail ?? done.outcome)
+          if (failedOutcome(done)) throw new Error(printable(done.detail ?? done.outcome))
         },
       })),
       { concurrent: true, exitOnError: false, rendererOptions: RENDERER } as never,

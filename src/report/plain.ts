@@ -2,6 +2,7 @@
 import { formatConntrack } from '../audit/conntrack.ts'
 import { formatOther } from '../plan/other-firewalls.ts'
 import { summarize, type HostDone, type Reporter, type RunEvent } from '../apply/events.ts'
+import { printable } from './printable.ts'
 
 export type Write = (text: string) => void
 
@@ -30,11 +31,21 @@ export function summaryLine(results: readonly HostDone[], verb = 'applied'): str
 // The verb of the summary line, per command.
 export const DONE_VERB: Record<string, string> = { apply: 'applied', rollback: 'rolled back', audit: 'audited', check: 'checked' }
 
+// Every line a text reporter writes holds host text (rule lines, stderr): shown, never obeyed.
+export const printableWrite =
+  (write: Write): Write =>
+  (text) =>
+    write(printable(text))
+
 export class PlainReporter implements Reporter {
+  private readonly write: Write
+
   constructor(
-    private readonly write: Write,
+    write: Write,
     private readonly verb = 'applied',
-  ) {}
+  ) {
+    this.write = printableWrite(write)
+  }
 
   event(e: RunEvent): void {
     if (e.kind === 'step') this.write(`${e.host}: ${e.step}`)

@@ -62,6 +62,20 @@ describe('fleet audit', () => {
     ])
   })
 
+  it('shows a rule comment holding escape sequences written out, never raw; --json keeps it exact', async () => {
+    // Anyone with CAP_NET_ADMIN on a host can write this comment: a clear screen and a C1 CSI.
+    onHost('web02', `iptables -A INPUT -m comment --comment "$(printf 'x\\033[2Jy\\302\\233')" -j ACCEPT`)
+    try {
+      const plain = await fleet(['audit', '-i', LAB_INVENTORY, '--limit', 'web02'])
+      expect(plain.stdout).toContain('--comment "x\\x1b[2Jy\\x9b"')
+      expect(plain.stdout).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/)
+      const web02 = (await audit('--limit', 'web02')).report.hosts[0]!
+      expect(web02.diff?.map((d) => d.line)).toContain('-A INPUT -m comment --comment "x\x1b[2Jy\x9b" -j ACCEPT')
+    } finally {
+      onHost('web02', `iptables -D INPUT -m comment --comment "$(printf 'x\\033[2Jy\\302\\233')" -j ACCEPT`)
+    }
+  })
+
   it("shows the LAN's egress in router01's conntrack and none of the untracked inbound web traffic", async () => {
     onHost('router01', 'conntrack -F')
     expect(onHost('internet', 'for i in $(seq 1 50); do curl -s -m 2 -o /dev/null http://198.51.100.2:80/ || echo fail; done').stdout).toBe('')

@@ -1,0 +1,17 @@
+// Text read from a host (rule lines and their comments, stderr, history notes, setting values)
+// reaches the operator's terminal through the text output modes. An iptables comment can hold any
+// bytes, so anyone with CAP_NET_ADMIN on a host could otherwise clear the screen, move the cursor
+// over lines of the report or write to the clipboard (OSC 52). Every control character but newline
+// and tab (C0, DEL, C1) is shown as \xHH instead. The escape is unambiguous: a run of backslashes
+// just before an escape, or before a literal "x" and two hex digits, is doubled, so "\x1b" typed
+// into a comment reads "\\x1b" and only a real ESC reads "\x1b". Other backslashes stay as they are
+// (a rule line reads as iptables-save prints it). JSON output needs none of this: it is escaped.
+const SHOWN = /(\\*)([\x00-\x08\x0b-\x1f\x7f-\x9f]|x[0-9a-f]{2})/g
+
+export function printable(text: string): string {
+  return text.replace(SHOWN, (whole, slashes: string, what: string) => {
+    if (slashes === '' && what.length > 1) return whole
+    const shown = what.length > 1 ? what : `\\x${what.charCodeAt(0).toString(16).padStart(2, '0')}`
+    return slashes + slashes + shown
+  })
+}
