@@ -7,6 +7,7 @@ import { EXIT } from './exit-codes.ts'
 import { printable } from '../report/printable.ts'
 import type { Io } from './output.ts'
 import { Cancelled } from './picker.ts'
+import { jsonText } from '../report/json-text.ts'
 
 type Kind = 'bad-input' | 'interrupted' | 'internal'
 
@@ -43,7 +44,7 @@ function classify(error: unknown): Failure {
 
 export function reportFailure(error: unknown, io: Io, run: { readonly command: string; readonly json: boolean }): number {
   const failure = classify(error)
-  if (run.json) io.out(JSON.stringify({ command: run.command, error: failure }, null, 2))
+  if (run.json) io.out(jsonText({ command: run.command, error: failure }))
   if (error instanceof CommanderError) return failure.status
   if (failure.kind === 'internal') {
     const debug = io.env.FLEET_DEBUG === '1' && error instanceof Error && error.stack ? `\n${error.stack}` : ''

@@ -8,6 +8,7 @@ import { EXIT } from './exit-codes.ts'
 import { workOnHosts, type ConnectionOptions } from './host-work.ts'
 import { readInventory, selectHosts } from './load.ts'
 import type { Io } from './output.ts'
+import { jsonText } from '../report/json-text.ts'
 
 export interface HistoryOptions extends ConnectionOptions {
   readonly inventory: string
@@ -33,7 +34,7 @@ export async function historyCommand(options: HistoryOptions, io: Io): Promise<n
     return { kind: 'host-done', host, outcome: 'unchanged' }
   })
   if (options.json) {
-    io.out(JSON.stringify({ command: 'history', hosts: results.map((r) => ({ host: r.host, ...(r.outcome === 'failed' ? { error: r.detail } : { entries: histories.get(r.host) }) })) }, null, 2))
+    io.out(jsonText({ command: 'history', hosts: results.map((r) => ({ host: r.host, ...(r.outcome === 'failed' ? { error: r.detail } : { entries: histories.get(r.host) }) })) }))
   } else {
     for (const r of results) {
       const entries = histories.get(r.host)

@@ -10,6 +10,7 @@ import { quote } from '../shell/quote.ts'
 import type { ConnectSpec } from '../ssh/connect-spec.ts'
 import { remoteCommand } from '../ssh/sudo.ts'
 import { printableWrite } from './plain.ts'
+import { jsonText } from './json-text.ts'
 
 export interface DryRunHost {
   readonly host: string
@@ -86,9 +87,9 @@ function writeDryRunText(write: (text: string) => void, plan: Iterable<DryRunHos
 }
 
 function writeJson(write: (text: string) => void, command: string, changeId: string | undefined, plan: Iterable<DryRunHost>): void {
-  const head = JSON.stringify({ command, dryRun: true, changeId, hosts: [] }, null, 2)
+  const head = jsonText({ command, dryRun: true, changeId, hosts: [] })
   let previous: DryRunHost | undefined
-  const indented = (h: DryRunHost) => JSON.stringify(h, null, 2).replace(/^/gm, '    ')
+  const indented = (h: DryRunHost) => jsonText(h).replace(/^/gm, '    ')
   for (const h of plan) {
     if (previous === undefined) write(head.replace(/\[\]\n\}$/, '['))
     else write(`${indented(previous)},`)

@@ -1,6 +1,7 @@
 // --json: one document on stdout when the run is done, for machines.
 import { summarize, type HostDone, type Reporter } from '../apply/events.ts'
 import type { Write } from './plain.ts'
+import { jsonText } from './json-text.ts'
 
 export class JsonReporter implements Reporter {
   constructor(
@@ -12,6 +13,6 @@ export class JsonReporter implements Reporter {
 
   finish(results: readonly HostDone[]): void {
     const hosts = results.map(({ kind: _kind, ...rest }) => rest)
-    this.write(JSON.stringify({ command: this.command, hosts, summary: summarize(results) }, null, 2))
+    this.write(jsonText({ command: this.command, hosts, summary: summarize(results) }))
   }
 }

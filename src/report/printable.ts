@@ -5,7 +5,7 @@
 // and tab (C0, DEL, C1) is shown as \xHH instead. The escape is unambiguous: a run of backslashes
 // just before an escape, or before a literal "x" and two hex digits, is doubled, so "\x1b" typed
 // into a comment reads "\\x1b" and only a real ESC reads "\x1b". Other backslashes stay as they are
-// (a rule line reads as iptables-save prints it). JSON output needs none of this: it is escaped.
+// (a rule line reads as iptables-save prints it). JSON output is escaped instead (json-text.ts).
 const SHOWN = /(\\*)([\x00-\x08\x0b-\x1f\x7f-\x9f]|x[0-9a-f]{2})/g
 
 export function printable(text: string): string {

@@ -123,11 +123,12 @@ describe('host text in the text output modes', () => {
     expect(err.join('\n')).toContain('unexpected answer \\x1b[2J\\x9b')
   })
 
-  it('--json keeps host text exact, its C0 characters escaped by JSON itself', () => {
+  it('--json keeps host text exact, every control character escaped (C0 by JSON itself, DEL and C1 by fleet)', () => {
     let text = ''
     new JsonReporter((t) => (text = t), 'audit').finish([forged('web01'), failed('web02')])
-    expect(text).not.toMatch(/[\x00-\x09\x0b-\x1f]/)
+    expect(text).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/)
     expect(text).toContain('\\u001b[2J')
+    expect(text).toContain('\\u009b1A')
     const document = JSON.parse(text)
     expect(document.hosts[0].diff[0].line).toBe(`-A INPUT -m comment --comment "x${CLEAR}y${CSI}1A" -j ACCEPT`)
     expect(document.hosts[1].detail).toBe(failed('web02').detail)
