@@ -84,7 +84,8 @@ ${change.action === 'rollback' ? 'fleet_restore_saved() { fleet_undo_settings_in
 ${settingsUndo(change.commands)}
 # This script is at work for the change: busy.<id>.<pid> holds the boot and the moment it started.
 fleet_busy() {
-  { printf '%s %s\\n' "$(fleet_boot)" "$(fleet_started $$)" > "$S/busy.$ID.$$"; } 2>/dev/null && trap 'rm -f "$S/busy.$ID.$$"' EXIT && return
+  fleet_boot; fleet_start_of $$
+  { printf '%s %s\\n' "$fb" "$fs" > "$S/busy.$ID.$$"; } 2>/dev/null && trap 'rm -f "$S/busy.$ID.$$"' EXIT && return
   rm -f "$S/busy.$ID.$$"; return 1
 }
 fleet_wait() { i=0; while [ -e "$1" ] && [ $i -lt $2 ]; do sleep 1; i=$((i + 1)); done; }
@@ -139,13 +140,16 @@ fleet_kept_note() {
 // boot, holds nothing; so does the file of a script that was killed, which dash leaves behind).
 // Scripts never outlive the remote timeout (they run under timeout(1)), which bounds every wait on
 // them.
-const SCRIPT_RUNNING = `fleet_boot() { cat /proc/sys/kernel/random/boot_id 2>/dev/null; }
-fleet_started() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d ' ' -f 20; }
+// Shell builtins only (these run in every wait loop and every script: no process per call). The
+// start time is field 22 of /proc/<pid>/stat, counted after the command name, which may hold blanks.
+const SCRIPT_RUNNING = `fleet_boot() { fb=''; { read -r fb < /proc/sys/kernel/random/boot_id; } 2>/dev/null; }
+fleet_start_of() { fs=''; { read -r l < "/proc/$1/stat"; } 2>/dev/null || return 1; l=\${l##*) }; set -- $l; fs=\${20:-}; }
 fleet_script_running() {
+  fleet_boot
   for f in "$S/busy.$1".*; do
     p=\${f##*.}
     [ -f "$f" ] && [ "$p" != $$ ] || continue
-    { read -r b t < "$f"; } 2>/dev/null && [ "$b" = "$(fleet_boot)" ] && [ -n "$t" ] && [ "$t" = "$(fleet_started "$p")" ] && return 0
+    { read -r b t < "$f"; } 2>/dev/null && [ "$b" = "$fb" ] && [ -n "$t" ] && fleet_start_of "$p" && [ "$t" = "$fs" ] && return 0
   done
   return 1
 }`
