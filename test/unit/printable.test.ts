@@ -6,6 +6,7 @@ import { reportFailure } from '../../src/cli/failure.ts'
 import { formatEntry } from '../../src/cli/history-command.ts'
 import { previewText } from '../../src/cli/preview-text.ts'
 import { JsonReporter } from '../../src/report/json.ts'
+import { jsonText } from '../../src/report/json-text.ts'
 import { ListrReporter } from '../../src/report/listr.ts'
 import { PlainReporter } from '../../src/report/plain.ts'
 import { printable } from '../../src/report/printable.ts'
@@ -14,10 +15,11 @@ import { DiffEntry } from '../../src/plan/diff.ts'
 // C0 but newline and tab, DEL, C1.
 const RAW_CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/
 
-// The reading an operator would do: \xHH after an odd run of backslashes is that character.
+// The reading an operator would do: \xHH or \uHHHH after an odd run of backslashes is that
+// character.
 function unprintable(text: string): string {
-  return text.replace(/(\\*)x([0-9a-f]{2})/g, (_, slashes: string, hex: string) =>
-    '\\'.repeat(slashes.length >> 1) + (slashes.length % 2 ? String.fromCharCode(parseInt(hex, 16)) : `x${hex}`),
+  return text.replace(/(\\*)(x[0-9a-f]{2}|u[0-9a-f]{4})/g, (_, slashes: string, escape: string) =>
+    '\\'.repeat(slashes.length >> 1) + (slashes.length % 2 ? String.fromCharCode(parseInt(escape.slice(1), 16)) : escape),
   )
 }
 
@@ -35,6 +37,9 @@ describe('printable', () => {
     ['a literal "\\x1b" typed into a comment reads apart from a real ESC', 'a\\x1b', 'a\\\\x1b'],
     ['a backslash before a real ESC', 'a\\\x1b', 'a\\\\\\x1b'],
     ['"x1b" without a backslash stays', 'max1b x7f', 'max1b x7f'],
+    ['a right-to-left override that would reorder the rest of the line', 'ACCEPT \u202e PORD', 'ACCEPT \\u202e PORD'],
+    ['isolates, marks and separators', '\u2066\u2069\u200f\u061c\u2028', '\\u2066\\u2069\\u200f\\u061c\\u2028'],
+    ['a literal "\\u202e" typed into a comment reads apart from a real override', 'a\\u202e menu1234', 'a\\\\u202e menu1234'],
   ])('%s', (_, input, shown) => {
     expect(printable(input)).toBe(shown)
     expect(printable(input)).not.toMatch(RAW_CONTROL)
@@ -132,5 +137,14 @@ describe('host text in the text output modes', () => {
     const document = JSON.parse(text)
     expect(document.hosts[0].diff[0].line).toBe(`-A INPUT -m comment --comment "x${CLEAR}y${CSI}1A" -j ACCEPT`)
     expect(document.hosts[1].detail).toBe(failed('web02').detail)
+  })
+})
+
+describe('jsonText', () => {
+  it('escapes what JSON.stringify leaves raw (DEL, C1, reordering characters) and parses back exact', () => {
+    const value = { line: 'x\x7f\x9b2J \u202eDROP\u2066 \u2028end \x1b' }
+    const text = jsonText(value)
+    expect(text).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/)
+    expect(JSON.parse(text)).toEqual(value)
   })
 })
