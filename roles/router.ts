@@ -2,10 +2,13 @@
 // marked NOTRACK in the raw table, so conntrack only holds the LAN's outbound egress flows.
 import type { Role } from '../src/roles/types.ts'
 
+// systemd-sysctl (and procps at boot) read it.
+const BOOT_SYSCTL = '/etc/sysctl.d/90-fleet-router.conf'
+
 const router: Role = {
   description: 'NAT router: untracked web service, masqueraded LAN egress, locked-down FORWARD and INPUT',
 
-  tasks({ task, ensure, ports, need, optional, common }) {
+  tasks({ host, task, ensure, ports, need, optional, common }) {
     const wan = need('wan.interface')
     const lan = need('lan.interface')
     const publicAddress = need('wan.address')
@@ -59,6 +62,20 @@ const router: Role = {
           undo: $`tee /proc/sys/net/ipv4/ip_forward`,
         })
       }),
+      // Where the rulesets persist for boot, forwarding does too: a router that reboots must route
+      // again behind the rules netfilter-persistent restores (never without them: only with persist).
+      ...(host.persist
+        ? [
+            task('keep net.ipv4.ip_forward = 1 at boot', async ($) => {
+              await ensure({
+                check: $`cat ${BOOT_SYSCTL} 2>/dev/null || true`,
+                want: 'net.ipv4.ip_forward = 1',
+                run: $`echo ${'net.ipv4.ip_forward = 1'} > ${BOOT_SYSCTL}`,
+                undo: $`tee ${BOOT_SYSCTL}`,
+              })
+            }),
+          ]
+        : []),
 
       // IPv6: the same services and shared rules; nothing is forwarded unless a role says so.
       acceptServices('ip6tables', 'accept the services the router exposes (IPv6)'),

@@ -173,7 +173,7 @@ CONF
   # and this machine has no DNS to ask).
   printf '127.0.0.1 localhost\n127.0.1.1 %s\n' "$host" > "$dir/hosts"
   # A private mount and UTS namespace per host: its own hostname, /root, /tmp, /run and /var/lib,
-  # inherited by every SSH session. sshd daemonizes and keeps the namespaces alive.
+  # and its own boot configuration (/etc/iptables, /etc/sysctl.d), inherited by every SSH session. sshd daemonizes and keeps the namespaces alive.
   ip netns exec "${NS}${host}" unshare --mount --uts --propagation private sh -c "
     hostname $host
     mount -t tmpfs -o mode=0700 tmpfs /root
@@ -182,6 +182,7 @@ CONF
     mount -t tmpfs -o mode=0755 tmpfs /var/lib
     mount --bind $dir/hosts /etc/hosts
     mount -t tmpfs -o mode=0755 tmpfs /etc/iptables
+    mount -t tmpfs -o mode=0755 tmpfs /etc/sysctl.d
     mkdir -p /run/sshd
     exec /usr/sbin/sshd -f $dir/sshd_config -E $dir/sshd.log
   "

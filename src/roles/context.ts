@@ -71,7 +71,7 @@ export function roleContext(host: HostSpec, common: CommonModule): BuiltContext 
   const ctx: RoleContext = {
     get host() {
       readsHost = true
-      return { name: host.name, ...(host.address !== undefined && { address: host.address }) }
+      return { name: host.name, ...(host.address !== undefined && { address: host.address }), persist: host.persist }
     },
     need<K extends NetworkKey>(key: K): NetworkKeys[K] {
       const value = lookup(host.network, key) as NetworkKeys[K] | undefined

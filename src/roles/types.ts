@@ -93,7 +93,9 @@ export interface CommonTasks {
 }
 
 export interface RoleContext {
-  readonly host: { readonly name: string; readonly address?: string }
+  // `persist`: the host keeps its rulesets for boot (persist: true), so a setting it needs at boot
+  // (forwarding, on a router) is to be kept for boot too.
+  readonly host: { readonly name: string; readonly address?: string; readonly persist: boolean }
   // The inventory value for `key` (host override or shared default). A missing value is reported
   // to the user with the host's location, after the role has run.
   need<K extends NetworkKey>(key: K): NetworkKeys[K]

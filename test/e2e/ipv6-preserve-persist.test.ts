@@ -199,4 +199,24 @@ describe('rules that survive a reboot', () => {
     expect((await fleet(['audit', '-i', persisted, '--limit', 'web01', '--json'])).code).toBe(0)
     expect(parse((await fleet(['apply', '-i', persisted, '--limit', 'web01', '--json'])).stdout).hosts[0]?.outcome).toBe('unchanged')
   })
+
+  it('on a router, keep forwarding on at boot with its rules, and take it away with an undone change', async () => {
+    const file = '/etc/sysctl.d/90-fleet-router.conf'
+    onHost('router01', `rm -f ${file}`)
+    const persisted = labInventory('', { routerPersist: true })
+    const applied = await fleet(['apply', '-i', persisted, '--limit', 'router01', '--json'])
+    expect(parse(applied.stdout).hosts[0]?.outcome).toBe('changed')
+    expect(onHost('router01', `cat ${file}`).stdout).toBe('net.ipv4.ip_forward = 1\n')
+    // What systemd-sysctl does at boot, on a kernel that starts with forwarding off.
+    expect(onHost('router01', `sysctl -q -w net.ipv4.ip_forward=0 && sysctl -q -p ${file} && sysctl -n net.ipv4.ip_forward`).stdout.trim()).toBe('1')
+    expect((await fleet(['audit', '-i', persisted, '--limit', 'router01', '--json'])).code).toBe(0)
+    // Without persist the role writes no boot configuration.
+    onHost('router01', `rm -f ${file}`)
+    expect(parse((await fleet(['apply', '-i', labInventory(''), '--limit', 'router01', '--json'])).stdout).hosts[0]?.outcome).toBe('unchanged')
+    expect(onHost('router01', `test -e ${file}`).code).not.toBe(0)
+    // An undone change takes the boot line away again.
+    const undone = await fleet(['apply', '-i', persisted, '--limit', 'router01', '--json'], { CI: 'true', FLEET_FAULT: 'confirm:fail' })
+    expect(parse(undone.stdout).hosts[0]?.outcome).toBe('rolled-back')
+    expect(onHost('router01', `cat ${file} 2>/dev/null`).stdout.trim()).toBe('')
+  })
 })

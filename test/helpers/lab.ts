@@ -67,7 +67,7 @@ export function labRoles(folder: string, roles: Readonly<Record<string, string>>
   return dir
 }
 
-export function labInventory(hosts: string, extra: { knownHosts?: string; roles?: string; routerRole?: string } = {}): string {
+export function labInventory(hosts: string, extra: { knownHosts?: string; roles?: string; routerRole?: string; routerPersist?: boolean } = {}): string {
   const dir = mkdtempSync(path.join(LAB, 'inventory-'))
   const file = path.join(dir, 'inventory.yaml')
   writeFileSync(
@@ -86,7 +86,7 @@ hosts:
   router01:
     address: 198.51.100.2
     role: ${extra.routerRole ?? 'router'}
-    network:
+${extra.routerPersist ? '    persist: true\n' : ''}    network:
       wan: { interface: eth0, address: 198.51.100.2 }
       lan: { interface: eth1 }
       services: { tcp: [22, 80, 443] }
