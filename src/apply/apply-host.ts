@@ -31,8 +31,8 @@ const SETTLE_MARGIN_SEC = 10
 // confirmation then needs to claim the change); with less than the minimum left, it does not start.
 const CONFIRM_MARGIN_MS = 500
 const MIN_CONNECT_MS = 500
-// What an undo may take once nothing else of the change runs: the wait for the timer's own restore
-// (20s), a restore of each family (each waits for the xtables lock 30s at most), host settings.
+// What an undo may take once nothing else of the change runs: the wait for the timer's own restore,
+// a restore of each family (each waits for the xtables lock), host settings.
 const UNDO_WORK_SEC = TIMER_ACTS_WITHIN_SEC + 2 * XTABLES_WAIT_SEC + 20
 
 // A host without IPv6 is not an error: its change leaves ip6tables out. Chains the host preserves

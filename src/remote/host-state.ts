@@ -6,7 +6,8 @@
 //   saved/<id>.setting-<key>  the value a host setting of change <id> had before the change made it
 //   applied/<id>.v4   the ruleset change <id> put in place
 //   armed/<id>        present while change <id> waits for confirmation; its timer's script and pid beside it
-//   busy.<id>         present while a script of change <id> runs (an undo waits for it)
+//   busy.<id>.<pid>   present while that script of change <id> runs (undos and the timer wait for it)
+//   abandoned.<id>    fleet gave change <id> up before the host recorded it: it is never to be made
 //   lock/owner        the change holding the host, and until when
 // Renames are the synchronisation: whoever moves armed/<id> away first (the confirmation, the
 // timer, or an undo from fleet) decides the outcome, so two of them never both act.
@@ -80,7 +81,7 @@ fleet_restore_rules() {
 # The undo goes the reverse way of the change. An apply made its settings after its rules, so they
 # go back first (forwarding off before the rules that filtered it go); a rollback set them back
 # before its rules, so they are made again last, and only over the rules restored whole.
-${change.action === 'rollback' ? 'fleet_restore_saved() { fleet_undo_settings_init; fleet_restore_rules && fleet_undo_settings; }' : 'fleet_restore_saved() { fleet_undo_settings; fleet_restore_rules; }'}
+${change.action === 'rollback' ? 'fleet_restore_saved() { fleet_restore_rules && fleet_undo_settings; }' : 'fleet_restore_saved() { fleet_undo_settings; fleet_restore_rules; }'}
 ${settingsUndo(change.commands)}
 # This script is at work for the change: busy.<id>.<pid> holds the boot and the moment it started.
 fleet_busy() {
@@ -106,8 +107,8 @@ export function settingKey(setting: Pick<CommandTask, 'check'>): string {
 export const settingRecord = (setting: Pick<CommandTask, 'check'>) => `"$S/saved/$ID.setting-${settingKey(setting)}"`
 
 // A role's command, bounded: a setting's check or undo that hangs must not hang the timer.
-export const bounded = (command: string) => `timeout ${SETTING_SEC} sh -c ${quote(command)}`
 const SETTING_SEC = 20
+const bounded = (command: string) => `timeout ${SETTING_SEC} sh -c ${quote(command)}`
 
 // Sets back the host settings the change made, last first. The value each had before is in its
 // record, written just before the change made it, and reaches the role's undo command on its stdin
@@ -124,9 +125,9 @@ function settingsUndo(settings: readonly CommandTask[]): string {
       return `  if [ -f ${record} ] && [ "$(cat ${record})" != ${quote(c.want)} ] && [ "$(${bounded(c.check)})" = ${quote(c.want)} ]; then ${undo}; fi`
     })
     .reverse()
-  return `fleet_undo_settings_init() { fleet_kept=''; fleet_unset=''; }
-fleet_undo_settings() {
-  fleet_undo_settings_init
+  // fleet_kept_note reads the lists with defaults: an undo that never reached the settings names none.
+  return `fleet_undo_settings() {
+  fleet_kept=''; fleet_unset=''
 ${each.join('\n')}${each.length > 0 ? '\n' : ''}  true
 }
 fleet_kept_note() {
